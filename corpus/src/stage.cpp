@@ -123,7 +123,9 @@ std::vector<std::string> StageConfig::get_strings(std::string_view key, std::vec
 void StageConfig::check_all_used(std::string_view stage_name) const {
   for (const auto& [key, node] : *impl_->table) {
     if (key.str() == "type" || impl_->used.count(key.str())) continue;
-    throw Error(cat(location(node, impl_->source), ": unknown option '", key.str(), "' for stage '", stage_name, "'"));
+    const auto& at = key.source();
+    std::string where = at.begin ? cat(impl_->source, ":", at.begin.line, ":", at.begin.column) : location(node, impl_->source);
+    throw Error(cat(where, ": unknown option '", key.str(), "' for stage '", stage_name, "'"));
   }
 }
 

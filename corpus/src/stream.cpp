@@ -239,7 +239,11 @@ void compress_append(Compression c, int level, std::string_view input, std::stri
     out.resize(start + bound);
     // Thread-local context: compress_append runs on every pipeline worker.
     thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
-    size_t n = ZSTD_compressCCtx(cctx.get(), out.data() + start, bound, input.data(), input.size(), level);
+    // A content checksum per frame: a flipped bit in a shard is an error, never silent garbage.
+    ZSTD_CCtx_reset(cctx.get(), ZSTD_reset_session_and_parameters);
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
+    size_t n = ZSTD_compress2(cctx.get(), out.data() + start, bound, input.data(), input.size());
     if (ZSTD_isError(n)) throw Error(cat("zstd compression failed: ", ZSTD_getErrorName(n)));
     out.resize(start + n);
     return;

@@ -74,7 +74,9 @@ void append_json_string(std::string& out, std::string_view s, bool ascii_only) {
   };
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\' && (c < 0x80 || !ascii_only)) continue;
+    // ascii_only also escapes DEL, as Python's json.dumps does.
+    if (c >= 0x20 && c != '"' && c != '\\' && (c < 0x7F || !ascii_only))
+      continue;
     flush(i);
     if (c >= 0x80) {  // ascii_only: decode one code point
       uint32_t cp;
@@ -104,7 +106,7 @@ void append_json_string(std::string& out, std::string_view s, bool ascii_only) {
         case '\t': out.append("\\t"); break;
         case '\b': out.append("\\b"); break;
         case '\f': out.append("\\f"); break;
-        default: append_u(c);
+        default: append_u(c);  // other control characters and DEL
       }
     }
     run_start = i + 1;

@@ -291,6 +291,7 @@ class Runner {
       size_t newline = text.find('\n', text.find('\n') + 1);
       if (newline != std::string::npos && text.substr(0, newline) == marker_identity(path)) {
         RunStats done = RunStats::from_json(std::string_view(text).substr(newline + 1));
+        done.num_inputs = 0;  // counted as resumed, not as processed
         done.num_inputs_resumed = 1;
         return done;
       }

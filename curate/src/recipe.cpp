@@ -50,6 +50,12 @@ std::string where(const toml::node& node, const std::string& source) {
   return s.begin ? cat(source, ":", s.begin.line, ":", s.begin.column) : source;
 }
 
+// Where a key is written (toml++ records it on the key; fall back to its value).
+std::string key_where(const toml::key& key, const toml::node& value, const std::string& source) {
+  const auto& s = key.source();
+  return s.begin ? cat(source, ":", s.begin.line, ":", s.begin.column) : where(value, source);
+}
+
 // Reads typed keys of one table and rejects keys nobody read.
 class TableReader {
  public:
@@ -100,7 +106,7 @@ class TableReader {
   void finish() {
     for (const auto& [key, node] : table_)
       if (!used_.count(std::string(key.str())))
-        throw Error(cat(where(node, source_), ": unknown key '", key.str(), "' in [", name_, "]"));
+        throw Error(cat(key_where(key, node, source_), ": unknown key '", key.str(), "' in [", name_, "]"));
   }
 
  private:

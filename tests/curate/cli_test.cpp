@@ -1,0 +1,91 @@
+// The kiln binary end to end: help for every verb, curate on the shipped sample, cat, stats.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+
+#include "corpus/stream.h"
+#include "test_util.h"
+
+namespace kiln {
+namespace {
+
+struct Result {
+  int status;
+  std::string out;
+};
+
+Result run(const std::string& args) {
+  std::string command = std::string(KILN_BINARY) + " " + args + " 2>&1";
+  Result r{0, ""};
+  FILE* p = ::popen(command.c_str(), "r");
+  std::array<char, 4096> buf;
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) r.out.append(buf.data(), n);
+  r.status = WEXITSTATUS(::pclose(p));
+  return r;
+}
+
+TEST(Cli, EveryVerbHasHelpWithAnExample) {
+  Result top = run("--help");
+  ASSERT_EQ(top.status, 0);
+  std::istringstream lines(top.out);
+  std::string line;
+  int verbs = 0;
+  bool in_verbs = false;
+  while (std::getline(lines, line)) {
+    if (line == "verbs:") {
+      in_verbs = true;
+      continue;
+    }
+    if (!in_verbs || line.size() < 3 || line[0] != ' ') continue;
+    std::string verb = line.substr(2, line.find(' ', 2) - 2);
+    Result help = run(verb + " --help");
+    EXPECT_EQ(help.status, 0) << verb;
+    EXPECT_NE(help.out.find("usage: kiln " + verb), std::string::npos) << help.out;
+    EXPECT_NE(help.out.find("example:"), std::string::npos) << verb;
+    ++verbs;
+  }
+  EXPECT_GE(verbs, 5);
+  EXPECT_EQ(run("no-such-verb").status, 2);
+}
+
+TEST(Cli, CurateRunsTheSampleRecipeAndResumes) {
+  testing::TempDir dir;
+  std::string sample = KILN_SAMPLE_DIR;
+  // Run from the repository root so the recipe's relative paths resolve.
+  std::string root = std::filesystem::path(sample).parent_path().parent_path().string();
+  std::string cd = "cd " + root + " && ";
+  Result first = run("curate " + sample + "/recipe.toml -o " + dir.path("out"));
+  ASSERT_EQ(first.status, 0) << first.out;
+  EXPECT_NE(first.out.find("report:    " + dir.path("out") + "/report.html"), std::string::npos) << first.out;
+  EXPECT_TRUE(std::filesystem::exists(dir.path("out/stats.json")));
+  std::string report = testing::slurp(dir.path("out/report.html"));
+  EXPECT_NE(report.find("<svg"), std::string::npos);
+  Result again = run("curate " + sample + "/recipe.toml -o " + dir.path("out"));
+  ASSERT_EQ(again.status, 0) << again.out;
+  EXPECT_NE(again.out.find("already done, resumed"), std::string::npos);
+  (void)cd;
+}
+
+TEST(Cli, CatPrintsJsonlAndStatsCounts) {
+  std::string wet = std::string(KILN_SAMPLE_DIR) + "/whirlwind.warc.wet.gz";
+  Result cat = run("cat " + wet);
+  ASSERT_EQ(cat.status, 0) << cat.out;
+  EXPECT_TRUE(cat.out.starts_with("{\"id\":\"<urn:uuid:")) << cat.out.substr(0, 100);
+  Result stats = run("stats " + wet + " --json");
+  ASSERT_EQ(stats.status, 0) << stats.out;
+  EXPECT_NE(stats.out.find("\"docs\":1,"), std::string::npos) << stats.out;
+}
+
+TEST(Cli, BadInputIsAClearErrorAndExitCode) {
+  Result missing = run("stats /nonexistent/x.jsonl");
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.out.find("kiln stats: error: /nonexistent/x.jsonl: no input files match"), std::string::npos)
+      << missing.out;
+  Result bad_flag = run("stats --no-such-flag x");
+  EXPECT_EQ(bad_flag.status, 1);
+}
+
+}  // namespace
+}  // namespace kiln

@@ -137,6 +137,22 @@ Tokenizer Tokenizer::from_hf_json_string(std::string_view json, const std::strin
   hf.ignore_merges = L.boolean(model, "ignore_merges", false, "model");
   if (!model["unk_token"].get(e) && !e.is_null()) hf.unk_token = std::string(L.str(e, "model.unk_token"));
 
+  // added_tokens: matched in the raw text before pre-tokenization, like special tokens.
+  std::vector<SpecialToken> specials;
+  simdjson::dom::array added;
+  if (!root["added_tokens"].get_array().get(added)) {
+    size_t k = 0;
+    for (element t : added) {
+      const std::string field = cat("added_tokens[", k++, "]");
+      for (const char* key : {"single_word", "lstrip", "rstrip"}) {
+        if (L.boolean(t, key, false, field)) L.fail(cat(field, ".", key), "expected false (not supported)");
+      }
+      element content, id;
+      uint64_t id_value;
+      if (t["content"].get(content) || t["id"].get(id) || id.get_uint64().get(id_value)) L.fail(field, "expected content and id");
+      specials.push_back(SpecialToken{std::string(L.str(content, field)), static_cast<uint32_t>(id_value)});
+    }
+  }
   std::vector<std::pair<std::string, uint32_t>> vocab;
   simdjson::dom::object vocab_obj;
   if (model["vocab"].get_object().get(vocab_obj)) L.fail("model.vocab", "expected an object");
@@ -144,6 +160,12 @@ Tokenizer Tokenizer::from_hf_json_string(std::string_view json, const std::strin
   for (auto field : vocab_obj) {
     uint64_t id;
     if (field.value.get_uint64().get(id) || id >= ~0u) L.fail(cat("model.vocab[\"", field.key, "\"]"), "expected an id");
+    // Special tokens sit in the vocab with their raw content, which need not be byte-level.
+    if (!detail::byte_level_to_bytes(field.key)) {
+      const bool special = std::any_of(specials.begin(), specials.end(),
+                                       [&](const SpecialToken& t) { return t.content == field.key && t.id == id; });
+      if (special) continue;
+    }
     vocab.emplace_back(L.bytes_of(field.key, "model.vocab"), static_cast<uint32_t>(id));
   }
   std::vector<std::pair<std::string, std::string>> merges;
@@ -170,22 +192,6 @@ Tokenizer Tokenizer::from_hf_json_string(std::string_view json, const std::strin
     merges.emplace_back(L.bytes_of(a, field), L.bytes_of(b, field));
   }
 
-  // added_tokens: matched in the raw text before pre-tokenization, like special tokens.
-  std::vector<SpecialToken> specials;
-  simdjson::dom::array added;
-  if (!root["added_tokens"].get_array().get(added)) {
-    size_t k = 0;
-    for (element t : added) {
-      const std::string field = cat("added_tokens[", k++, "]");
-      for (const char* key : {"single_word", "lstrip", "rstrip"}) {
-        if (L.boolean(t, key, false, field)) L.fail(cat(field, ".", key), "expected false (not supported)");
-      }
-      element content, id;
-      uint64_t id_value;
-      if (t["content"].get(content) || t["id"].get(id) || id.get_uint64().get(id_value)) L.fail(field, "expected content and id");
-      specials.push_back(SpecialToken{std::string(L.str(content, field)), static_cast<uint32_t>(id_value)});
-    }
-  }
   try {
     return from_merges(std::move(vocab), merges, pattern, std::move(specials), std::move(hf));
   } catch (const Error& err) {
@@ -275,13 +281,20 @@ std::string Tokenizer::to_hf_json() const {
   out += cat(",\"continuing_subword_prefix\":null,\"end_of_word_suffix\":null,\"fuse_unk\":",
              m.hf.fuse_unk ? "true" : "false", ",\"byte_fallback\":false,\"ignore_merges\":",
              (from_ranks || m.hf.ignore_merges) ? "true" : "false", ",\"vocab\":{");
-  bool first = true;
+  // Ordinary tokens in byte-level form, and special tokens that are not also ordinary
+  // tokens with their raw content (as HF's trainer puts them in the vocab), by id.
+  std::vector<std::pair<uint32_t, std::string>> entries;
   for (uint32_t id = 0; id < m.tokens.size(); ++id) {
-    if (!m.used[id]) continue;
-    if (!first) out += ',';
-    first = false;
-    append_byte_level(out, m.tokens[id]);
-    out += cat(":", id);
+    if (m.used[id]) entries.emplace_back(id, detail::bytes_to_byte_level(m.tokens[id]));
+  }
+  for (const SpecialToken& s : specials) {
+    if (s.id >= m.tokens.size() || !m.used[s.id]) entries.emplace_back(s.id, s.content);
+  }
+  std::sort(entries.begin(), entries.end());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, entries[i].second);
+    out += cat(":", entries[i].first);
   }
   out += "},\"merges\":[";
   for (size_t i = 0; i < merges.size(); ++i) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "corpus/error.h"
+#include "filters/quality.h"
 
 namespace kiln {
 
@@ -165,6 +166,7 @@ void register_filters_stages(StageRegistry& registry) {
                   o.drop_empty = c.get_bool("drop_empty", o.drop_empty);
                   return make_normalize(o);
                 }});
+  register_quality_stages(registry);
 }
 
 }  // namespace kiln

@@ -1,0 +1,230 @@
+// C4's line and page rules (Raffel et al. 2020; TFDS c4_utils.clean_page) and FineWeb's
+// line-statistics rules (Penedo et al. 2024), in datatrove's order and conventions.
+#include <algorithm>
+
+#include "filters/basic.h"
+#include "filters/src/quality_internal.h"
+
+namespace kiln {
+
+namespace {
+
+bool contains_ascii_ci(std::string_view haystack, std::string_view lower_needle) {
+  // ASCII case folding only: the phrases are ASCII, and Unicode lowercasing could map a
+  // non-ASCII letter onto one of them (the Kelvin sign K → k), which C4 never meant.
+  if (haystack.size() < lower_needle.size()) return false;
+  for (size_t i = 0; i + lower_needle.size() <= haystack.size(); ++i) {
+    size_t k = 0;
+    while (k < lower_needle.size()) {
+      char c = haystack[i + k];
+      if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+      if (c != lower_needle[k]) break;
+      ++k;
+    }
+    if (k == lower_needle.size()) return true;
+  }
+  return false;
+}
+
+// c4_utils / datatrove POLICY_SUBSTRINGS.
+constexpr std::string_view kPolicySubstrings[] = {"terms of use", "privacy policy", "cookie policy",
+                                                  "uses cookies", "use of cookies", "use cookies"};
+
+// Removes Wikipedia citation markers: "[" digits* "]", "[edit]", "[citation needed]"
+// (c4_utils' _CITATION_REGEX, \[\d*\]|\[edit\]|\[citation needed\]).
+std::string remove_citations(std::string_view line) {
+  std::string out;
+  out.reserve(line.size());
+  size_t i = 0;
+  while (i < line.size()) {
+    if (line[i] == '[') {
+      size_t j = i + 1;
+      while (j < line.size() && line[j] >= '0' && line[j] <= '9') ++j;
+      if (j < line.size() && line[j] == ']') {
+        i = j + 1;
+        continue;
+      }
+      std::string_view rest = line.substr(i);
+      if (rest.starts_with("[edit]")) {
+        i += 6;
+        continue;
+      }
+      if (rest.starts_with("[citation needed]")) {
+        i += 17;
+        continue;
+      }
+    }
+    out.push_back(line[i++]);
+  }
+  return out;
+}
+
+}  // namespace
+
+uint64_t count_sentences(std::string_view line) {
+  uint64_t n = 0;
+  bool content = false;  // a non-space, non-terminal character since the last boundary
+  size_t i = 0;
+  while (i < line.size()) {
+    char32_t cp = next_code_point(line, i);
+    if (cp == 0x3002 || cp == 0xFF01 || cp == 0xFF1F) {  // 。！？ end a sentence outright
+      if (content) ++n;
+      content = false;
+    } else if (cp == '.' || cp == '!' || cp == '?') {
+      size_t j = i;
+      while (j < line.size() && (line[j] == '.' || line[j] == '!' || line[j] == '?')) ++j;
+      size_t k = j;
+      bool boundary = j >= line.size() || is_unicode_space(next_code_point(line, k));
+      if (boundary && content) {
+        ++n;
+        content = false;
+      }
+      i = j;
+    } else if (!is_unicode_space(cp)) {
+      content = true;
+    }
+  }
+  return n + (content ? 1 : 0);
+}
+
+namespace quality_detail {
+
+std::string_view check_c4(std::string_view text, const C4Options& o, C4Stats& st, std::string& cleaned,
+                          Scratch& scratch) {
+  st = {};
+  cleaned.clear();
+  auto& lines = scratch.lines;
+  split_lines(text, lines);
+  st.lines = lines.size();
+  std::string_view reason;
+  for (std::string_view raw : lines) {
+    std::string_view line = strip_spaces(raw);
+    // Words are white-space separated here (Python's str.split), as in c4_utils.
+    uint64_t num_words = 0;
+    bool too_long = false;
+    {
+      size_t i = 0, word_chars = 0;
+      bool in_word = false;
+      while (i < line.size()) {
+        char32_t cp = next_code_point(line, i);
+        if (is_unicode_space(cp)) {
+          in_word = false;
+          word_chars = 0;
+        } else {
+          if (!in_word) ++num_words;
+          in_word = true;
+          if (o.max_word_length && ++word_chars > o.max_word_length) too_long = true;
+        }
+      }
+    }
+    if (too_long) {
+      ++st.lines_too_long_word;
+      continue;
+    }
+    std::string without_citations;
+    if (o.remove_citations && line.find('[') != std::string_view::npos) {
+      without_citations = remove_citations(line);
+      line = without_citations;
+    }
+    if (o.filter_no_terminal_punct) {
+      bool terminal = !line.empty() && (line.back() == '.' || line.back() == '?' || line.back() == '!' ||
+                                        line.back() == '"' || line.back() == '\'');
+      if (!terminal || line.ends_with("...")) {
+        ++st.lines_no_terminal_punct;
+        continue;
+      }
+    }
+    if (num_words < o.min_words_per_line) {
+      ++st.lines_too_few_words;
+      continue;
+    }
+    if (o.filter_lorem_ipsum && contains_ascii_ci(line, "lorem ipsum")) {
+      reason = "c4_lorem_ipsum";
+      break;
+    }
+    if (o.filter_javascript && contains_ascii_ci(line, "javascript")) {
+      ++st.lines_javascript;
+      continue;
+    }
+    if (o.filter_curly_bracket && line.find('{') != std::string_view::npos) {
+      reason = "c4_curly_bracket";
+      break;
+    }
+    if (o.filter_policy) {
+      bool policy = false;
+      for (auto p : kPolicySubstrings) policy = policy || contains_ascii_ci(line, p);
+      if (policy) {
+        ++st.lines_policy;
+        continue;
+      }
+    }
+    st.sentences += count_sentences(line);
+    ++st.lines_kept;
+    if (!cleaned.empty()) cleaned.push_back('\n');
+    cleaned.append(line);
+  }
+  if (!reason.empty()) {
+    cleaned.clear();
+    return reason;
+  }
+  // The joined text is stripped once more (datatrove: "\n".join(kept).strip()): a kept
+  // line may be left empty or space-ended by citation removal.
+  std::string_view stripped = strip_spaces(cleaned);
+  if (stripped.size() != cleaned.size()) cleaned = std::string(stripped);
+  st.chars_kept = count_code_points(cleaned);
+  if (o.min_sentences && st.sentences < o.min_sentences) return "c4_too_few_sentences";
+  if (cleaned.empty()) return "c4_empty";
+  return "";
+}
+
+std::string_view check_fineweb(std::string_view text, const FineWebOptions& o, FineWebStats& st, Scratch& scratch) {
+  st = {};
+  // All pieces between '\n' (str.split), then only those with a non-space character.
+  auto& lines = scratch.lines;
+  lines.clear();
+  uint64_t newlines = 0;
+  size_t start = 0;
+  while (true) {
+    size_t nl = text.find('\n', start);
+    std::string_view piece = text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+    if (!strip_spaces(piece).empty()) lines.push_back(piece);
+    if (nl == std::string_view::npos) break;
+    ++newlines;
+    start = nl + 1;
+  }
+  st.lines = lines.size();
+  if (lines.empty()) return "fineweb_empty";
+  uint64_t punct = 0, short_lines = 0;
+  for (std::string_view line : lines) {
+    for (auto& stop : o.stop_chars)
+      if (line.ends_with(stop)) {
+        ++punct;
+        break;
+      }
+    // Only count code points when the byte length leaves the answer open.
+    if (line.size() <= o.short_line_length || count_code_points(line) <= o.short_line_length) ++short_lines;
+  }
+  st.line_punct_ratio = double(punct) / double(lines.size());
+  st.short_line_ratio = double(short_lines) / double(lines.size());
+
+  scratch.counter.reset(lines.size());
+  uint64_t dup_chars = 0;
+  for (std::string_view line : lines)
+    if (scratch.counter.add(hash_bytes(line), 0).count > 1) dup_chars += count_code_points(line);
+  uint64_t non_newline_chars = count_code_points(text) - newlines;
+  st.dup_line_char_ratio = non_newline_chars ? double(dup_chars) / double(non_newline_chars) : 0.0;
+
+  split_words(text, scratch.words);
+  st.newline_word_ratio = scratch.words.empty() ? 0.0 : double(newlines) / double(scratch.words.size());
+
+  if (o.min_line_punct_ratio && st.line_punct_ratio < o.min_line_punct_ratio &&
+      !(st.line_punct_ratio == 0 && o.line_punct_exclude_zero))
+    return "fineweb_line_punct_ratio";
+  if (o.max_short_line_ratio && st.short_line_ratio > o.max_short_line_ratio) return "fineweb_short_line_ratio";
+  if (o.max_dup_line_char_ratio && st.dup_line_char_ratio > o.max_dup_line_char_ratio) return "fineweb_char_dup_ratio";
+  if (o.max_newline_word_ratio && st.newline_word_ratio > o.max_newline_word_ratio) return "fineweb_list_ratio";
+  return "";
+}
+
+}  // namespace quality_detail
+}  // namespace kiln

@@ -1,0 +1,223 @@
+// Gopher quality and repetition rules (Rae et al. 2021, A.1.1 and table A1), with the
+// rule order, counting and reason names of datatrove's GopherQualityFilter and
+// GopherRepetitionFilter.
+#include <algorithm>
+
+#include "filters/basic.h"
+#include "filters/src/quality_internal.h"
+
+namespace kiln {
+namespace quality_detail {
+
+namespace {
+
+// Non-overlapping occurrences, as Python's str.count.
+uint64_t count_substr(std::string_view text, std::string_view needle) {
+  uint64_t n = 0;
+  for (size_t i = text.find(needle); i != std::string_view::npos; i = text.find(needle, i + needle.size())) ++n;
+  return n;
+}
+
+double ratio(uint64_t a, uint64_t b) { return b ? double(a) / double(b) : 0.0; }
+
+constexpr std::string_view kEllipsis = "\xE2\x80\xA6";  // …
+constexpr std::string_view kBullet = "\xE2\x80\xA2";    // •
+
+// (duplicate elements, code points in duplicates) of a list of strings, counting every
+// occurrence after the first (datatrove's find_duplicates).
+template <class Range>
+std::pair<uint64_t, uint64_t> find_duplicates(const Range& items, size_t size, HashCounter& counter) {
+  counter.reset(size);
+  uint64_t dup = 0, dup_chars = 0;
+  for (std::string_view s : items) {
+    if (counter.add(hash_bytes(s), 0).count > 1) {
+      ++dup;
+      dup_chars += count_code_points(s);
+    }
+  }
+  return {dup, dup_chars};
+}
+
+}  // namespace
+
+std::string_view check_gopher_quality(std::string_view text, const GopherQualityOptions& o, GopherQualityStats& st,
+                                      Scratch& scratch) {
+  st = {};
+  auto& words = scratch.words;
+  split_words(text, words);
+  size_t max_stop_len = 0;
+  for (auto& w : o.stop_words) max_stop_len = std::max(max_stop_len, w.size());
+  uint64_t letter_chars = 0, alpha_words = 0;
+  for (const Word& w : words) {
+    if (!w.is_symbol) {
+      ++st.non_symbol_words;
+      letter_chars += w.chars;
+    }
+    alpha_words += w.has_letter;
+    size_t len = w.end - w.begin;
+    if (len <= max_stop_len) {
+      std::string_view s = text.substr(w.begin, len);
+      for (auto& stop : o.stop_words)
+        if (s == stop) {
+          ++st.stop_words;
+          break;
+        }
+    }
+  }
+  st.words = words.size();
+  st.mean_word_length = ratio(letter_chars, st.non_symbol_words);
+  st.hash_ratio = ratio(uint64_t(std::count(text.begin(), text.end(), '#')), st.words);
+  st.ellipsis_ratio = ratio(count_substr(text, "...") + count_substr(text, kEllipsis), st.words);
+  st.alpha_words_ratio = ratio(alpha_words, st.words);
+
+  auto& lines = scratch.lines;
+  split_lines(text, lines);
+  uint64_t bullets = 0, ellipsis_lines = 0;
+  for (std::string_view line : lines) {
+    std::string_view l = lstrip_spaces(line);
+    bullets += l.starts_with(kBullet) || l.starts_with("-");
+    std::string_view r = rstrip_spaces(line);
+    ellipsis_lines += r.ends_with("...") || r.ends_with(kEllipsis);
+  }
+  st.bullet_lines_ratio = ratio(bullets, lines.size());
+  st.ellipsis_lines_ratio = ratio(ellipsis_lines, lines.size());
+
+  if (o.min_words && st.non_symbol_words < o.min_words) return "gopher_short_doc";
+  if (o.max_words && st.non_symbol_words > o.max_words) return "gopher_long_doc";
+  // With no non-symbol words the mean is undefined (NaN in datatrove) and both rules pass.
+  if (st.non_symbol_words) {
+    if (o.min_mean_word_length && st.mean_word_length < o.min_mean_word_length) return "gopher_below_avg_threshold";
+    if (o.max_mean_word_length && st.mean_word_length > o.max_mean_word_length) return "gopher_above_avg_threshold";
+  }
+  if (o.max_symbol_word_ratio && st.hash_ratio > o.max_symbol_word_ratio) return "gopher_too_many_hashes";
+  if (o.max_symbol_word_ratio && st.ellipsis_ratio > o.max_symbol_word_ratio) return "gopher_too_many_ellipsis";
+  if (o.max_bullet_lines_ratio && st.bullet_lines_ratio > o.max_bullet_lines_ratio) return "gopher_too_many_bullets";
+  if (o.max_ellipsis_lines_ratio && st.ellipsis_lines_ratio > o.max_ellipsis_lines_ratio)
+    return "gopher_too_many_end_ellipsis";
+  if (o.min_alpha_words_ratio && st.alpha_words_ratio < o.min_alpha_words_ratio) return "gopher_below_alpha_threshold";
+  if (o.min_stop_words && st.stop_words < o.min_stop_words) return "gopher_enough_stop_words";
+  return "";
+}
+
+namespace {
+
+// Pieces of `text` between maximal runs of at least `min_run` '\n' (Python's
+// re.split(r"\n{min_run,}", text)), leading and trailing empty pieces included.
+void split_on_newline_runs(std::string_view text, size_t min_run, std::vector<std::string_view>& out) {
+  out.clear();
+  size_t start = 0, i = 0;
+  while (i < text.size()) {
+    if (text[i] != '\n') {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < text.size() && text[j] == '\n') ++j;
+    if (j - i >= min_run) {
+      out.push_back(text.substr(start, i - start));
+      start = j;
+    }
+    i = j;
+  }
+  out.push_back(text.substr(start));
+}
+
+inline uint64_t mix(uint64_t h, uint64_t w) {
+  // splitmix64's finaliser over a multiply-add: order-dependent and well spread.
+  uint64_t x = h * 0x9E3779B97F4A7C15ull + w;
+  x ^= x >> 30;
+  x *= 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 27;
+  x *= 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+constexpr std::string_view kTopReasons[3] = {"gopher_top_2_gram", "gopher_top_3_gram", "gopher_top_4_gram"};
+constexpr std::string_view kDupReasons[6] = {"gopher_duplicated_5_n_grams", "gopher_duplicated_6_n_grams",
+                                              "gopher_duplicated_7_n_grams", "gopher_duplicated_8_n_grams",
+                                              "gopher_duplicated_9_n_grams", "gopher_duplicated_10_n_grams"};
+
+}  // namespace
+
+std::string_view check_gopher_repetition(std::string_view text, const GopherRepetitionOptions& o,
+                                         GopherRepetitionStats& st, Scratch& scratch) {
+  st = {};
+  st.chars = count_code_points(text);
+  if (st.chars == 0) return "";  // nothing repeats in an empty document
+  const double chars = double(st.chars);
+  auto& pieces = scratch.lines;
+
+  split_on_newline_runs(strip_spaces(text), 2, pieces);
+  auto [dup_paras, dup_para_chars] = find_duplicates(pieces, pieces.size(), scratch.counter);
+  st.paragraphs = pieces.size();
+  st.dup_para_frac = double(dup_paras) / double(pieces.size());
+  st.dup_para_char_frac = double(dup_para_chars) / chars;
+
+  split_on_newline_runs(text, 1, pieces);
+  auto [dup_lines, dup_line_chars] = find_duplicates(pieces, pieces.size(), scratch.counter);
+  st.lines = pieces.size();
+  st.dup_line_frac = double(dup_lines) / double(pieces.size());
+  st.dup_line_char_frac = double(dup_line_chars) / chars;
+
+  // Word n-grams, n = 2..10, hashed incrementally: h[i] holds the hash of words
+  // [i, i+n) after round n. An n-gram's length is that of " ".join(words) in datatrove.
+  auto& words = scratch.words;
+  split_words(text, words);
+  const size_t N = words.size();
+  auto& wh = scratch.word_hashes;
+  auto& h = scratch.ngram_hashes;
+  auto& pc = scratch.prefix_chars;
+  wh.resize(N);
+  pc.resize(N + 1);
+  pc[0] = 0;
+  for (size_t i = 0; i < N; ++i) {
+    wh[i] = hash_bytes(text.substr(words[i].begin, words[i].end - words[i].begin));
+    pc[i + 1] = pc[i] + words[i].chars;
+  }
+  h = wh;
+  auto ngram_chars = [&](size_t i, size_t n) { return pc[i + n] - pc[i] + (n - 1); };
+  for (size_t n = 2; n <= 10 && n <= N; ++n) {
+    const size_t count = N - n + 1;
+    for (size_t i = 0; i < count; ++i) h[i] = mix(h[i], wh[i + n - 1]);
+    scratch.counter.reset(count);
+    if (n <= 4) {
+      // The most frequent n-gram; ties go to the one that occurs first (Counter.most_common).
+      uint32_t best_count = 0, best_first = 0;
+      for (size_t i = 0; i < count; ++i) {
+        auto& slot = scratch.counter.add(h[i], uint32_t(i));
+        if (slot.count > best_count || (slot.count == best_count && slot.first < best_first)) {
+          best_count = slot.count;
+          best_first = slot.first;
+        }
+      }
+      st.top_ngram_char_frac[n - 2] = double(ngram_chars(best_first, n) * best_count) / chars;
+    } else {
+      // Characters in n-grams seen before; a repeat skips its n words so that
+      // overlapping repeats are not counted twice (datatrove's find_all_duplicate).
+      uint64_t repeated = 0;
+      size_t i = 0;
+      while (i < count) {
+        if (scratch.counter.add(h[i], uint32_t(i)).count > 1) {
+          repeated += ngram_chars(i, n);
+          i += n;
+        } else {
+          ++i;
+        }
+      }
+      st.dup_ngram_char_frac[n - 5] = double(repeated) / chars;
+    }
+  }
+
+  if (o.max_dup_para_frac && st.dup_para_frac > o.max_dup_para_frac) return "gopher_dup_para_frac";
+  if (o.max_dup_para_char_frac && st.dup_para_char_frac > o.max_dup_para_char_frac) return "gopher_dup_para_char_frac";
+  if (o.max_dup_line_frac && st.dup_line_frac > o.max_dup_line_frac) return "gopher_dup_line_frac";
+  if (o.max_dup_line_char_frac && st.dup_line_char_frac > o.max_dup_line_char_frac) return "gopher_dup_line_char_frac";
+  for (int k = 0; k < 3; ++k)
+    if (o.max_top_ngram_char_frac[k] && st.top_ngram_char_frac[k] > o.max_top_ngram_char_frac[k]) return kTopReasons[k];
+  for (int k = 0; k < 6; ++k)
+    if (o.max_dup_ngram_char_frac[k] && st.dup_ngram_char_frac[k] > o.max_dup_ngram_char_frac[k]) return kDupReasons[k];
+  return "";
+}
+
+}  // namespace quality_detail
+}  // namespace kiln

@@ -1,0 +1,257 @@
+// The token store: tokenized documents packed into checksummed shards that a trainer
+// streams forever, deterministically, on any number of ranks, with exact resume.
+//
+// A store is a directory:
+//   manifest.json             format version, dtype, block size, tokenizer, splits, sources
+//   train-00000.kts, ...      shards of the train split (one per packed input file)
+//   val-00000.kts, ...        shards of the validation split
+//
+// A shard (.kts) is a run of blocks of `block_tokens` tokens (the last one shorter), each
+// stored raw or as one zstd frame, followed by an index (per block: offset, stored size,
+// token count, xxh3-64 of the raw token bytes; then the token offset of every document
+// start) and a 64-byte footer (magic "KILNTOK1", version, dtype, counts, index offset,
+// index checksum). Documents end with the EOT token. Every block read is checked; a bad
+// block is an error naming the shard and block.
+//
+//   TokenStore store = TokenStore::open("store/");
+//   StreamOptions o;
+//   o.seq_len = 1024; o.seed = 7; o.rank = 1; o.world_size = 4;
+//   TokenStream stream(store, o);
+//   Window w;
+//   while (stream.next(w)) train_on(w.tokens);           // T+1 tokens per window
+//   std::string cursor = stream.cursor().to_json();     // save with the checkpoint
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "corpus/stream.h"
+
+namespace kiln {
+
+enum class Split { kTrain, kVal };
+std::string_view split_name(Split split);  // "train", "val"
+
+// ---- writing -------------------------------------------------------------------------
+
+struct ShardWriterOptions {
+  uint32_t dtype_bytes = 2;          // 2 = uint16 (vocab ≤ 65536), 4 = uint32
+  uint32_t block_tokens = 1u << 16;  // tokens per block; 64 Ki tokens = 128 KiB of uint16
+  bool compress = true;              // one zstd frame per block
+  int zstd_level = 3;
+};
+
+// Writes one .kts shard atomically (temp + rename in finish()).
+class TokenShardWriter {
+ public:
+  TokenShardWriter(std::string path, const ShardWriterOptions& options);
+  ~TokenShardWriter();
+  // Appends one document's tokens (the caller includes the EOT it wants at the end).
+  void add_document(const uint32_t* tokens, size_t count);
+  void finish();
+  uint64_t num_tokens() const { return num_tokens_; }
+  uint64_t num_docs() const { return doc_starts_.size(); }
+
+ private:
+  void flush_block();
+  std::string path_;
+  ShardWriterOptions options_;
+  std::unique_ptr<AtomicFile> file_;
+  std::vector<uint32_t> pending_;
+  struct BlockEntry {
+    uint64_t offset, hash;
+    uint32_t stored_bytes, num_tokens;
+  };
+  std::vector<BlockEntry> blocks_;
+  std::vector<uint64_t> doc_starts_;
+  uint64_t num_tokens_ = 0, offset_ = 0;
+};
+
+// ---- reading -------------------------------------------------------------------------
+
+struct ShardInfo {
+  std::string path;  // absolute or relative to the current directory
+  std::string source;  // the input the shard was packed from
+  uint64_t num_tokens = 0;
+  uint64_t num_docs = 0;
+};
+
+struct TokenizerInfo {
+  std::string name;         // e.g. "gpt2", or the tokenizer file packed with
+  std::string fingerprint;  // xxh3 of the tokenizer's vocabulary, to refuse mismatches
+  uint32_t vocab_size = 0;
+  uint32_t eot = 0;
+};
+
+struct StoreManifest {
+  int version = 1;
+  uint32_t dtype_bytes = 2;
+  uint32_t block_tokens = 1u << 16;
+  bool compressed = true;
+  double val_fraction = 0;
+  uint64_t split_seed = 0;
+  TokenizerInfo tokenizer;
+  std::vector<ShardInfo> train, val;
+  std::map<std::string, std::pair<uint64_t, uint64_t>> sources;  // input → (docs, tokens)
+
+  std::string to_json() const;
+  static StoreManifest from_json(std::string_view json, const std::string& source);
+};
+
+// Read access to one shard: blocks decoded and checked on demand.
+class TokenShard {
+ public:
+  explicit TokenShard(const std::string& path);  // reads and checks footer and index
+  uint64_t num_tokens() const { return num_tokens_; }
+  const std::vector<uint64_t>& doc_starts() const { return doc_starts_; }
+  size_t num_blocks() const { return blocks_.size(); }
+  uint32_t block_tokens() const { return block_tokens_; }
+  // Decodes block b into `out` (resized) and checks its hash; throws Error naming the
+  // shard file and block on any mismatch.
+  void read_block(size_t b, std::vector<uint32_t>& out) const;
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Block {
+    uint64_t offset, hash;
+    uint32_t stored_bytes, num_tokens;
+  };
+  std::string path_;
+  int fd_ = -1;
+  std::shared_ptr<void> fd_holder_;
+  uint32_t dtype_bytes_ = 2, block_tokens_ = 0;
+  bool compressed_ = false;
+  uint64_t num_tokens_ = 0;
+  std::vector<Block> blocks_;
+  std::vector<uint64_t> doc_starts_;
+};
+
+class TokenStore {
+ public:
+  // Opens a store directory: reads the manifest and every shard's index.
+  static TokenStore open(const std::string& dir);
+
+  const StoreManifest& manifest() const { return manifest_; }
+  uint64_t num_tokens(Split split) const;
+  uint64_t num_docs(Split split) const;
+  // Token offsets (in the split's concatenated sequence) where documents start.
+  const std::vector<uint64_t>& doc_starts(Split split) const;
+  // Reads tokens [begin, begin+count) of a split into out. Not thread-safe (block cache).
+  void read(Split split, uint64_t begin, uint64_t count, std::vector<uint32_t>& out) const;
+  // Checks every block of every shard; returns one message per bad block (empty = clean).
+  std::vector<std::string> verify() const;
+
+ private:
+  struct SplitData {
+    std::vector<std::shared_ptr<TokenShard>> shards;
+    std::vector<uint64_t> shard_begin;  // token offset of each shard in the split
+    std::vector<uint64_t> doc_starts;
+    uint64_t num_tokens = 0;
+  };
+  const SplitData& data(Split s) const { return s == Split::kTrain ? train_ : val_; }
+  StoreManifest manifest_;
+  SplitData train_, val_;
+  // Last decoded block, by (split, shard, block): sequential reads decode each block once.
+  mutable struct {
+    int split = -1;
+    size_t shard = 0, block = 0;
+    std::vector<uint32_t> tokens;
+  } cache_;
+};
+
+// ---- streaming -----------------------------------------------------------------------
+
+struct StreamOptions {
+  Split split = Split::kTrain;
+  uint32_t seq_len = 1024;      // T; each window holds T+1 tokens (inputs and shifted targets)
+  uint64_t seed = 0;
+  bool shuffle = true;          // chunk order, then window order within a buffer of chunks
+  uint32_t buffer_chunks = 64;  // chunks (≈ one block of windows each) shuffled together
+  int rank = 0;                 // this reader takes global samples rank, rank+W, rank+2W, ...
+  int world_size = 1;
+  uint64_t max_epochs = 0;      // 0 = forever
+};
+
+// Where a stream stands: the next global sample of this rank. Saved with checkpoints.
+struct StreamCursor {
+  uint64_t epoch = 0;
+  uint64_t sample = 0;  // global sample index within the epoch
+  std::string to_json() const;
+  static StreamCursor from_json(std::string_view json);
+  bool operator==(const StreamCursor&) const = default;
+};
+
+struct Window {
+  std::vector<uint32_t> tokens;      // T+1 tokens
+  std::vector<uint32_t> doc_starts;  // positions in `tokens` where a document starts
+  uint64_t epoch = 0;
+  uint64_t sample = 0;  // global sample index within the epoch
+  uint64_t window = 0;  // which window of the split (tokens window*T .. window*T+T)
+};
+
+// Windows of T+1 tokens over a split, packed across documents, in a seeded global order
+// that does not depend on the world size: rank r of W reads global samples r, r+W, ...
+class TokenStream {
+ public:
+  TokenStream(const TokenStore& store, const StreamOptions& options);
+  // The next window of this rank; false after max_epochs.
+  bool next(Window& window);
+  // Global sample `sample` of epoch `epoch`, whatever the rank (random access).
+  void window_at(uint64_t epoch, uint64_t sample, Window& window);
+  uint64_t windows_per_epoch() const { return num_windows_; }
+  StreamCursor cursor() const { return cursor_; }
+  void restore(const StreamCursor& cursor);
+  // The window index (position in the split) of global sample `sample` in `epoch`.
+  uint64_t window_index(uint64_t epoch, uint64_t sample);
+
+ private:
+  void prepare_epoch(uint64_t epoch);
+  const TokenStore& store_;
+  StreamOptions options_;
+  uint64_t num_windows_ = 0, windows_per_chunk_ = 1, num_chunks_ = 0;
+  StreamCursor cursor_;
+  // Per-epoch shuffle state.
+  uint64_t epoch_ready_ = UINT64_MAX;
+  std::vector<uint64_t> chunk_order_;    // chunk permutation
+  std::vector<uint64_t> buffer_begin_;   // first global sample of each buffer (+ end)
+  uint64_t buffer_ready_ = UINT64_MAX;
+  std::vector<uint64_t> buffer_windows_;  // window indices of the current buffer, shuffled
+};
+
+// Several stores sampled by weight: sample g of the mixture comes from the source whose
+// served share lags its weight most (ties to the lower index), so shares match the
+// weights exactly up to one sample. Each source keeps its own seeded order.
+struct MixtureSource {
+  const TokenStore* store;
+  double weight;
+};
+
+struct MixtureCursor {
+  uint64_t sample = 0;            // next global mixture sample of this rank
+  std::vector<uint64_t> served;   // samples served per source before `sample`, all ranks
+  std::string to_json() const;
+  static MixtureCursor from_json(std::string_view json);
+  bool operator==(const MixtureCursor&) const = default;
+};
+
+class MixtureStream {
+ public:
+  MixtureStream(const std::vector<MixtureSource>& sources, const StreamOptions& options);
+  // Next window of this rank; `source` receives the index of the store it came from.
+  bool next(Window& window, size_t* source = nullptr);
+  MixtureCursor cursor() const { return cursor_; }
+  void restore(const MixtureCursor& cursor);
+
+ private:
+  size_t pick(const std::vector<uint64_t>& served, uint64_t total) const;
+  std::vector<double> weights_;
+  std::vector<std::unique_ptr<TokenStream>> streams_;
+  StreamOptions options_;
+  MixtureCursor cursor_;
+};
+
+}  // namespace kiln

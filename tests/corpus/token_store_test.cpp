@@ -1,0 +1,286 @@
+// Token store: shards, checksums, streaming order, resume, ranks, mixtures, interop.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <numeric>
+#include <set>
+
+#include "corpus/error.h"
+#include "corpus/token_interop.h"
+#include "corpus/token_store.h"
+#include "test_util.h"
+
+namespace kiln {
+namespace {
+
+using testing::TempDir;
+constexpr uint32_t kEot = 0;
+
+// Documents of varying length with distinct token values (so positions are identifiable).
+std::vector<std::vector<uint32_t>> make_docs(int n, uint32_t salt = 1) {
+  std::vector<std::vector<uint32_t>> docs;
+  uint32_t next = 1;
+  for (int d = 0; d < n; ++d) {
+    std::vector<uint32_t> doc;
+    int len = 5 + (d * 37 + int(salt) * 11) % 90;
+    for (int i = 0; i < len; ++i) doc.push_back(1 + (next++ * salt) % 60000);
+    doc.push_back(kEot);
+    docs.push_back(doc);
+  }
+  return docs;
+}
+
+// Writes docs into a store of `shards` shards (train split) and returns the flat sequence.
+std::vector<uint32_t> write_store(const std::string& dir, const std::vector<std::vector<uint32_t>>& docs, int shards,
+                                  uint32_t block_tokens, bool compress = true) {
+  std::filesystem::create_directories(dir);
+  StoreManifest m;
+  m.block_tokens = block_tokens;
+  m.compressed = compress;
+  m.tokenizer = {"test", "none", 60001, kEot};
+  std::vector<uint32_t> flat;
+  size_t per = (docs.size() + size_t(shards) - 1) / size_t(shards);
+  for (int s = 0; s < shards; ++s) {
+    std::string name = "train-0000" + std::to_string(s) + ".kts";
+    ShardWriterOptions o;
+    o.block_tokens = block_tokens;
+    o.compress = compress;
+    TokenShardWriter w(dir + "/" + name, o);
+    for (size_t d = size_t(s) * per; d < std::min(docs.size(), size_t(s + 1) * per); ++d) {
+      w.add_document(docs[d].data(), docs[d].size());
+      flat.insert(flat.end(), docs[d].begin(), docs[d].end());
+    }
+    w.finish();
+    m.train.push_back({name, "test", w.num_tokens(), w.num_docs()});
+  }
+  write_file(dir + "/manifest.json", m.to_json());
+  return flat;
+}
+
+TEST(TokenStore, ReadsBackEveryTokenAcrossBlocksAndShards) {
+  TempDir dir;
+  auto docs = make_docs(300);
+  for (bool compress : {true, false}) {
+    std::string path = dir.path(compress ? "z" : "raw");
+    auto flat = write_store(path, docs, 3, 100, compress);
+    TokenStore store = TokenStore::open(path);
+    EXPECT_EQ(store.num_tokens(Split::kTrain), flat.size());
+    EXPECT_EQ(store.num_docs(Split::kTrain), docs.size());
+    std::vector<uint32_t> all;
+    store.read(Split::kTrain, 0, flat.size(), all);
+    EXPECT_EQ(all, flat);
+    std::vector<uint32_t> middle;
+    store.read(Split::kTrain, 1234, 777, middle);
+    EXPECT_EQ(middle, std::vector<uint32_t>(flat.begin() + 1234, flat.begin() + 1234 + 777));
+    EXPECT_TRUE(store.verify().empty());
+    // Document starts are where each document's tokens begin.
+    uint64_t offset = 0;
+    for (size_t d = 0; d < docs.size(); ++d) {
+      ASSERT_EQ(store.doc_starts(Split::kTrain)[d], offset);
+      offset += docs[d].size();
+    }
+  }
+}
+
+TEST(TokenStore, FlippedByteIsReportedWithShardAndBlock) {
+  TempDir dir;
+  write_store(dir.path("s"), make_docs(200), 2, 128);
+  std::string shard = dir.path("s/train-00001.kts");
+  std::string bytes = testing::slurp(shard);
+  bytes[300] = char(bytes[300] ^ 0x20);  // inside the second shard's first blocks
+  testing::spit(shard, bytes);
+  TokenStore store = TokenStore::open(dir.path("s"));
+  auto problems = store.verify();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("train-00001.kts: block "), std::string::npos) << problems[0];
+  std::vector<uint32_t> out;
+  try {
+    store.read(Split::kTrain, 0, store.num_tokens(Split::kTrain), out);
+    FAIL() << "reading a corrupt block must fail";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).find(problems[0]), 0u) << e.what();
+  }
+}
+
+std::vector<uint64_t> read_windows(TokenStream& s, int n, std::vector<std::vector<uint32_t>>* tokens = nullptr) {
+  std::vector<uint64_t> order;
+  Window w;
+  for (int i = 0; i < n && s.next(w); ++i) {
+    order.push_back(w.window);
+    if (tokens) tokens->push_back(w.tokens);
+  }
+  return order;
+}
+
+TEST(TokenStream, EachEpochIsAPermutationOfAllWindows) {
+  TempDir dir;
+  auto flat = write_store(dir.path("s"), make_docs(400), 3, 256);
+  TokenStore store = TokenStore::open(dir.path("s"));
+  StreamOptions o;
+  o.seq_len = 32;
+  o.seed = 5;
+  o.buffer_chunks = 4;
+  TokenStream stream(store, o);
+  uint64_t m = stream.windows_per_epoch();
+  EXPECT_EQ(m, (flat.size() - 1) / 32);
+  std::vector<std::vector<uint32_t>> tokens;
+  auto epoch0 = read_windows(stream, int(m), &tokens);
+  auto epoch1 = read_windows(stream, int(m));
+  std::vector<uint64_t> sorted = epoch0;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<uint64_t> all(m);
+  std::iota(all.begin(), all.end(), 0);
+  EXPECT_EQ(sorted, all);
+  EXPECT_NE(epoch0, all) << "not shuffled";
+  EXPECT_NE(epoch0, epoch1) << "epochs must differ";
+  // Each window is T+1 consecutive tokens of the split.
+  for (size_t i = 0; i < 20; ++i)
+    EXPECT_EQ(tokens[i], std::vector<uint32_t>(flat.begin() + long(epoch0[i] * 32), flat.begin() + long(epoch0[i] * 32 + 33)));
+}
+
+TEST(TokenStream, DocumentStartsInWindowsFollowEot) {
+  TempDir dir;
+  write_store(dir.path("s"), make_docs(100), 1, 512);
+  TokenStore store = TokenStore::open(dir.path("s"));
+  StreamOptions o;
+  o.seq_len = 64;
+  o.shuffle = false;
+  TokenStream stream(store, o);
+  Window w;
+  int starts = 0;
+  while (stream.next(w) && w.epoch == 0) {
+    for (uint32_t p : w.doc_starts) {
+      ++starts;
+      if (p > 0) EXPECT_EQ(w.tokens[p - 1], kEot);
+    }
+    if (w.window == 0) EXPECT_EQ(w.doc_starts.front(), 0u);
+  }
+  EXPECT_GT(starts, 90);
+}
+
+TEST(TokenStream, ResumeIsExactAndRanksPartitionTheGlobalOrder) {
+  TempDir dir;
+  write_store(dir.path("s"), make_docs(500), 4, 200);
+  TokenStore store = TokenStore::open(dir.path("s"));
+  StreamOptions o;
+  o.seq_len = 16;
+  o.seed = 42;
+  o.buffer_chunks = 3;
+  TokenStream single(store, o);
+  uint64_t m = single.windows_per_epoch();
+  auto global = read_windows(single, int(2 * m));  // two epochs
+
+  for (int world : {1, 2, 4}) {
+    auto per_rank = std::vector<std::vector<uint64_t>>(size_t(world));
+    for (int rank = 0; rank < world; ++rank) {
+      StreamOptions r = o;
+      r.rank = rank;
+      r.world_size = world;
+      // Read in two sessions with a cursor saved and restored in between.
+      TokenStream first(store, r);
+      int n = int(m / uint64_t(world)) / 3;
+      per_rank[size_t(rank)] = read_windows(first, n);
+      std::string saved = first.cursor().to_json();
+      TokenStream second(store, r);
+      second.restore(StreamCursor::from_json(saved));
+      auto rest = read_windows(second, int((m + uint64_t(world) - 1) / uint64_t(world)) - n);
+      per_rank[size_t(rank)].insert(per_rank[size_t(rank)].end(), rest.begin(), rest.end());
+      // Uninterrupted reading gives the same sequence.
+      TokenStream straight(store, r);
+      EXPECT_EQ(read_windows(straight, int(per_rank[size_t(rank)].size())), per_rank[size_t(rank)]);
+    }
+    // Interleaving the ranks gives back the global order of epoch 0.
+    std::vector<uint64_t> merged;
+    for (uint64_t g = 0; g < m; ++g) {
+      auto& r = per_rank[g % uint64_t(world)];
+      size_t i = size_t(g / uint64_t(world));
+      ASSERT_LT(i, r.size()) << "world " << world;
+      merged.push_back(r[i]);
+    }
+    EXPECT_EQ(merged, std::vector<uint64_t>(global.begin(), global.begin() + long(m))) << "world " << world;
+  }
+}
+
+TEST(TokenStream, SameSeedSameOrderDifferentSeedDifferentOrder) {
+  TempDir dir;
+  write_store(dir.path("s"), make_docs(300), 2, 128);
+  TokenStore store = TokenStore::open(dir.path("s"));
+  StreamOptions o;
+  o.seq_len = 16;
+  o.seed = 1;
+  TokenStream a(store, o), b(store, o);
+  o.seed = 2;
+  TokenStream c(store, o);
+  auto x = read_windows(a, 100), y = read_windows(b, 100), z = read_windows(c, 100);
+  EXPECT_EQ(x, y);
+  EXPECT_NE(x, z);
+}
+
+TEST(MixtureStream, SharesMatchWeightsAndResumeIsExact) {
+  TempDir dir;
+  write_store(dir.path("a"), make_docs(300, 1), 1, 256);
+  write_store(dir.path("b"), make_docs(50, 3), 1, 256);
+  write_store(dir.path("c"), make_docs(120, 7), 1, 256);
+  TokenStore a = TokenStore::open(dir.path("a")), b = TokenStore::open(dir.path("b")), c = TokenStore::open(dir.path("c"));
+  std::vector<MixtureSource> sources = {{&a, 0.5}, {&b, 0.2}, {&c, 0.3}};
+  StreamOptions o;
+  o.seq_len = 16;
+  o.seed = 9;
+  MixtureStream mix(sources, o);
+  std::vector<uint64_t> count(3);
+  std::vector<std::pair<size_t, uint64_t>> seq;
+  Window w;
+  size_t source;
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(mix.next(w, &source));
+    ++count[source];
+    seq.push_back({source, w.window});
+    uint64_t n = uint64_t(i + 1);
+    // Exact up to one sample at every prefix.
+    EXPECT_LE(std::abs(double(count[0]) - 0.5 * double(n)), 1.0);
+    EXPECT_LE(std::abs(double(count[1]) - 0.2 * double(n)), 1.0);
+  }
+  EXPECT_EQ(count, (std::vector<uint64_t>{500, 200, 300}));
+  // The small source repeats (epochs), the mixture goes on.
+  // Resume and ranks: two ranks, each saved and restored halfway, interleave to the same sequence.
+  std::vector<std::vector<std::pair<size_t, uint64_t>>> ranks(2);
+  for (int r = 0; r < 2; ++r) {
+    StreamOptions ro = o;
+    ro.rank = r;
+    ro.world_size = 2;
+    MixtureStream m1(sources, ro);
+    for (int i = 0; i < 200; ++i) {
+      m1.next(w, &source);
+      ranks[size_t(r)].push_back({source, w.window});
+    }
+    MixtureStream m2(sources, ro);
+    m2.restore(MixtureCursor::from_json(m1.cursor().to_json()));
+    for (int i = 0; i < 300; ++i) {
+      m2.next(w, &source);
+      ranks[size_t(r)].push_back({source, w.window});
+    }
+  }
+  for (size_t g = 0; g < 1000; ++g) ASSERT_EQ(ranks[g % 2][g / 2], seq[g]) << "global sample " << g;
+}
+
+TEST(TokenInterop, ExportImportRoundTripsForEveryFormat) {
+  TempDir dir;
+  auto docs = make_docs(80);
+  auto flat = write_store(dir.path("s"), docs, 2, 64);
+  TokenStore store = TokenStore::open(dir.path("s"));
+  TokenizerInfo tok{"test", "none", 60001, kEot};
+  for (auto [format, name] : {std::pair{TokenFormat::kNanoGpt, "nanogpt"}, std::pair{TokenFormat::kLlmc, "llmc"},
+                              std::pair{TokenFormat::kMegatron, "megatron"}}) {
+    std::string file = dir.path(std::string("export.") + name);
+    export_tokens(store, Split::kTrain, format, file);
+    import_tokens(format, file, tok, dir.path(std::string("back_") + name));
+    TokenStore back = TokenStore::open(dir.path(std::string("back_") + name));
+    std::vector<uint32_t> tokens;
+    back.read(Split::kTrain, 0, back.num_tokens(Split::kTrain), tokens);
+    EXPECT_EQ(tokens, flat) << name;
+    if (format != TokenFormat::kLlmc) EXPECT_EQ(back.doc_starts(Split::kTrain), store.doc_starts(Split::kTrain)) << name;
+  }
+}
+
+}  // namespace
+}  // namespace kiln

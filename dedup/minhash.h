@@ -10,7 +10,7 @@
 // plan` prints it).
 //
 // Unlike datasketch, x·a is computed exactly (no uint64 wrap-around before the modulo),
-// in 32-bit limbs so that the K-loop vectorizes (AVX2 vpmuludq): see minhash.cpp.
+// in 32-bit limbs with AVX2 or AVX-512 kernels picked at run time: see minhash.cpp.
 //
 //   MinHashOptions options;                 // 5-word shingles, 14 bands × 8 rows
 //   MinHasher hasher(options);
@@ -77,8 +77,12 @@ class MinHasher {
  private:
   int bands_, rows_;
   std::vector<uint64_t> a_, b_;          // (K) multipliers in [1, p) and offsets in [0, p)
-  std::vector<uint32_t> a_lo_, a_hi_;    // (K) a split in 32-bit limbs for the vector loop
+  std::vector<uint64_t> a_pad_, b_pad_;  // (K rounded up to 16) for the vector kernels
 };
+
+// The signature kernel picked for this CPU: "avx512", "avx2" or "portable"
+// (KILN_MINHASH_KERNEL=portable|avx2 forces a slower one, for tests and benchmarks).
+const char* minhash_kernel_name();
 
 // Probability that a pair with Jaccard similarity s becomes an LSH candidate.
 double lsh_candidate_probability(double s, int bands, int rows);

@@ -2,6 +2,9 @@
 
 #include <utf8proc.h>
 
+#include <array>
+#include <cstdint>
+
 #include "corpus/error.h"
 
 namespace kiln::dedup {
@@ -54,66 +57,100 @@ bool is_punct_category(utf8proc_category_t cat) {
   return cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO;
 }
 
-void append_utf8(std::string& out, utf8proc_int32_t c) {
-  utf8proc_uint8_t buf[4];
-  utf8proc_ssize_t n = utf8proc_encode_char(c, buf);
-  out.append(reinterpret_cast<const char*>(buf), size_t(n));
+}  // namespace
+
+namespace {
+
+// What the ASCII fast path does with each byte under one combination of options.
+constexpr uint8_t kDrop = 0, kSpace = 1;  // other values: the byte to write
+struct AsciiTable {
+  uint8_t action[128];
+};
+
+AsciiTable make_table(const NormalizeOptions& o) {
+  AsciiTable t{};
+  for (int c = 0; c < 128; ++c) {
+    uint8_t b = uint8_t(c);
+    bool space = b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '\v';
+    // ASCII punctuation and symbols: Python's string.punctuation, as datatrove strips it.
+    bool punct = (b >= '!' && b <= '/') || (b >= ':' && b <= '@') || (b >= '[' && b <= '`') || (b >= '{' && b <= '~');
+    if (space && o.collapse_whitespace) t.action[c] = kSpace;
+    else if (punct && o.strip_punctuation) t.action[c] = kDrop;
+    else if (o.digits_to_zero && b >= '0' && b <= '9') t.action[c] = '0';
+    else if (o.lowercase && b >= 'A' && b <= 'Z') t.action[c] = b + 32;
+    else t.action[c] = b;
+  }
+  // NUL and bytes that map to 0/1 must still be written: mark them for the slow path.
+  t.action[0] = 0xFF;
+  t.action[1] = 0xFF;
+  return t;
+}
+
+const AsciiTable& table_for(const NormalizeOptions& o) {
+  static const auto tables = [] {
+    std::array<AsciiTable, 16> all{};
+    for (int bits = 0; bits < 16; ++bits)
+      all[size_t(bits)] = make_table({bool(bits & 1), bool(bits & 2), bool(bits & 4), bool(bits & 8)});
+    return all;
+  }();
+  int bits = (o.lowercase ? 1 : 0) | (o.collapse_whitespace ? 2 : 0) | (o.strip_punctuation ? 4 : 0) |
+             (o.digits_to_zero ? 8 : 0);
+  return tables[size_t(bits)];
 }
 
 }  // namespace
 
 void normalize_text(std::string_view text, const NormalizeOptions& o, std::string& out) {
-  out.clear();
-  out.reserve(text.size());
+  const AsciiTable& table = table_for(o);
+  // Lowercasing can lengthen a code point (U+023A, 2 bytes → U+2C65, 3 bytes): room for
+  // twice the input, trimmed at the end.
+  out.resize(text.size() * 2 + 8);
+  char* w = out.data();
+  char* const begin = w;
   bool pending_space = false;  // a whitespace run seen since the last kept character
-  auto emit_space_if_pending = [&] {
-    if (pending_space && !out.empty()) out += ' ';
-    pending_space = false;
-  };
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  size_t n = text.size();
+  const size_t n = text.size();
   size_t i = 0;
   while (i < n) {
     unsigned char b = p[i];
-    if (b < 0x80) {  // ASCII fast path
+    if (b < 0x80) {
+      uint8_t a = table.action[b];
       ++i;
-      if (b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '\v') {
-        if (o.collapse_whitespace) pending_space = true;
-        else out += char(b);
-        continue;
+      if (a == kSpace) {
+        pending_space = true;
+      } else if (a != kDrop) {
+        if (pending_space && w != begin) *w++ = ' ';
+        pending_space = false;
+        *w++ = char(a == 0xFF ? b : a);
       }
-      if (o.strip_punctuation && ((b >= '!' && b <= '/') || (b >= ':' && b <= '@') || (b >= '[' && b <= '`') ||
-                                  (b >= '{' && b <= '~'))) {
-        // ASCII punctuation and symbols: Python's string.punctuation, as datatrove strips it.
-        continue;
-      }
-      emit_space_if_pending();
-      if (o.digits_to_zero && b >= '0' && b <= '9') b = '0';
-      else if (o.lowercase && b >= 'A' && b <= 'Z') b = b + 32;
-      out += char(b);
       continue;
     }
     utf8proc_int32_t c = 0;
     utf8proc_ssize_t len = utf8proc_iterate(p + i, utf8proc_ssize_t(n - i), &c);
     if (len <= 0) {  // invalid UTF-8 (readers repair it first); keep the byte
-      emit_space_if_pending();
-      out += char(b);
+      if (pending_space && w != begin) *w++ = ' ';
+      pending_space = false;
+      *w++ = char(b);
       ++i;
       continue;
     }
     i += size_t(len);
     if (is_unicode_space(c)) {
-      if (o.collapse_whitespace) pending_space = true;
-      else append_utf8(out, c);
-      continue;
+      if (o.collapse_whitespace) {
+        pending_space = true;
+        continue;
+      }
+    } else {
+      utf8proc_category_t category = utf8proc_category(c);
+      if (o.strip_punctuation && is_punct_category(category)) continue;
+      if (o.digits_to_zero && category == UTF8PROC_CATEGORY_ND) c = '0';
+      else if (o.lowercase) c = utf8proc_tolower(c);
     }
-    utf8proc_category_t category = utf8proc_category(c);
-    if (o.strip_punctuation && is_punct_category(category)) continue;
-    emit_space_if_pending();
-    if (o.digits_to_zero && category == UTF8PROC_CATEGORY_ND) c = '0';
-    else if (o.lowercase) c = utf8proc_tolower(c);
-    append_utf8(out, c);
+    if (pending_space && w != begin) *w++ = ' ';
+    pending_space = false;
+    w += utf8proc_encode_char(c, reinterpret_cast<utf8proc_uint8_t*>(w));
   }
+  out.resize(size_t(w - begin));
 }
 
 }  // namespace kiln::dedup

@@ -24,6 +24,10 @@ TEST(Normalize, FoldsCaseSpacePunctuationDigits) {
   EXPECT_EQ(out, "a b");
   normalize_text("A  b", NormalizeOptions::parse("none"), out);
   EXPECT_EQ(out, "A  b");
+  normalize_text("\u023a\u023a x", NormalizeOptions::parse("lower"), out);  // 2-byte → 3-byte lowercase
+  EXPECT_EQ(out, "\u2c65\u2c65 x");
+  normalize_text(std::string_view("a\0b", 3), NormalizeOptions::parse("lower,space,punct"), out);
+  EXPECT_EQ(out, std::string("a\0b", 3));
   EXPECT_THROW(NormalizeOptions::parse("lower,bogus"), Error);
 }
 
@@ -55,6 +59,7 @@ void make_pair(std::mt19937_64& rng, int shared, int only, std::vector<uint64_t>
 }
 
 TEST(MinHash, FastPathEqualsReference) {
+  std::printf("[minhash] kernel: %s\n", minhash_kernel_name());
   std::mt19937_64 rng(3);
   for (int perms : {1, 7, 112, 256}) {
     MinHashOptions o;

@@ -79,9 +79,11 @@ class DocumentReader {
   virtual uint64_t file_size() const = 0;    // 0 if unknown
 };
 
-// Expands globs ("data/*.jsonl.zst") and directories (every regular file below, recursively)
-// into a sorted, de-duplicated list of files; "-" stays as is. Throws Error if a pattern
-// matches nothing.
+// Expands globs ("data/*.jsonl.zst") and directories into a sorted, de-duplicated list of
+// files; "-" stays as is. A directory stands for the document files below it (.jsonl,
+// .ndjson, .warc, .wet, .arc, .txt, each optionally .gz/.zst), skipping hidden entries and
+// folders named "rejects", so a curate output directory reads as its kept documents.
+// Throws Error if a pattern matches nothing.
 std::vector<std::string> expand_inputs(const std::vector<std::string>& patterns);
 
 }  // namespace kiln

@@ -501,6 +501,16 @@ void DocumentReader::decode(Record& record, const ReaderOptions& options) {
   if (record.needs_decode) decode_jsonl(record, options);
 }
 
+namespace {
+bool is_document_file(std::string name) {
+  for (std::string_view ext : {".zst", ".zstd", ".gz"})
+    if (name.ends_with(ext)) name.resize(name.size() - ext.size());
+  for (std::string_view ext : {".jsonl", ".ndjson", ".warc", ".wet", ".arc", ".txt"})
+    if (name.ends_with(ext)) return true;
+  return false;
+}
+}  // namespace
+
 std::vector<std::string> expand_inputs(const std::vector<std::string>& patterns) {
   std::set<std::string> files;
   std::vector<std::string> ordered;
@@ -514,8 +524,16 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& patterns)
     }
     std::vector<std::string> matched;
     if (fs::is_directory(pattern)) {
-      for (auto& entry : fs::recursive_directory_iterator(pattern))
-        if (entry.is_regular_file()) matched.push_back(entry.path().string());
+      // A directory means its documents: hidden entries (kiln's .kiln markers), kiln's own
+      // rejects/ folder, and files of no document type (stats.json, report.html) are skipped.
+      for (auto it = fs::recursive_directory_iterator(pattern); it != fs::recursive_directory_iterator(); ++it) {
+        std::string name = it->path().filename().string();
+        if (name.starts_with(".") || (it->is_directory() && name == "rejects")) {
+          if (it->is_directory()) it.disable_recursion_pending();
+          continue;
+        }
+        if (it->is_regular_file() && is_document_file(name)) matched.push_back(it->path().string());
+      }
     } else if (pattern.find_first_of("*?[") != std::string::npos) {
       glob_t g{};
       if (::glob(pattern.c_str(), 0, nullptr, &g) == 0)

@@ -207,7 +207,9 @@ TEST(WarcReader, TruncatedGzipMemberIsAnErrorAfterEarlierRecords) {
 
 TEST(ExpandInputs, GlobsAndDirectoriesSortedAndDeduplicated) {
   TempDir dir;
-  for (auto name : {"b.jsonl", "a.jsonl", "sub/c.jsonl", "sub/d.txt"}) testing::spit(dir.path(name), "{}\n");
+  for (auto name : {"b.jsonl", "a.jsonl", "sub/c.jsonl", "sub/d.txt", "sub/stats.json", "sub/.kiln/done/x.jsonl",
+                    "sub/rejects/part-0.jsonl.zst", "sub/report.html"})
+    testing::spit(dir.path(name), "{}\n");
   auto files = expand_inputs({dir.path("*.jsonl"), dir.path("sub"), dir.path("a.jsonl")});
   EXPECT_EQ(files, (std::vector<std::string>{dir.path("a.jsonl"), dir.path("b.jsonl"), dir.path("sub/c.jsonl"),
                                              dir.path("sub/d.txt")}));

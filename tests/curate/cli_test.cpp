@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "corpus/stream.h"
+#include "corpus/token_store.h"
 #include "test_util.h"
 
 namespace kiln {
@@ -136,6 +137,39 @@ TEST(Cli, CatReadsStdin) {
   Result r = run("cat - < " + dir.path("in.jsonl"));
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(r.out, "{\"text\":\"from stdin\",\"k\":[1, 2]}\n");
+}
+
+}  // namespace
+}  // namespace kiln
+
+namespace kiln {
+namespace {
+
+// The data path end to end: curate → train a tokenizer → pack → verify → export; then a
+// flipped byte makes verify name the shard and block.
+TEST(Cli, CurateTrainTokenizerPackVerifyExport) {
+  testing::TempDir dir;
+  std::string out = dir.path("curated"), tok = dir.path("tok.json"), store = dir.path("store");
+  ASSERT_EQ(run("curate " + std::string(KILN_SAMPLE_DIR) + "/recipe.toml -o " + out).status, 0);
+  Result train = run("tokenizer train " + out + " --vocab-size 1024 --special '<|endoftext|>' -o " + tok);
+  ASSERT_EQ(train.status, 0) << train.out;
+  Result pack = run("pack " + out + " -t " + tok + " -o " + store + " --val-fraction 0.1 --block-tokens 2048");
+  ASSERT_EQ(pack.status, 0) << pack.out;
+  EXPECT_NE(pack.out.find("documents: 130 read, 0 unreadable"), std::string::npos) << pack.out;
+  Result verify = run("store verify " + store);
+  EXPECT_EQ(verify.status, 0) << verify.out;
+  Result exported = run("store export " + store + " --format nanogpt -o " + dir.path("train.bin"));
+  ASSERT_EQ(exported.status, 0) << exported.out;
+  TokenStore s = TokenStore::open(store);
+  EXPECT_EQ(std::filesystem::file_size(dir.path("train.bin")), 2 * s.num_tokens(Split::kTrain));
+
+  std::string shard = store + "/" + s.manifest().train[0].path;
+  std::string bytes = testing::slurp(shard);
+  bytes[5000] = char(bytes[5000] ^ 1);
+  testing::spit(shard, bytes);
+  Result bad = run("store verify " + store);
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.out.find("bad block: " + shard + ": block "), std::string::npos) << bad.out;
 }
 
 }  // namespace

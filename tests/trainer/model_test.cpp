@@ -19,7 +19,7 @@ class ModelVsTorch : public ::testing::TestWithParam<const char*> {};
 TEST_P(ModelVsTorch, LogitsLossGradientsAndAdamWSteps) {
   const std::string name = GetParam();
   Checkpoint ck = read_llmc_checkpoint(testing::fixture_path(name + "_model.bin"));
-  auto backend = make_cpu_backend({.threads = 2});
+  auto backend = make_cpu_backend({.threads = 1});
   GPT model(ck.config, *backend);
   model.upload_params(ck.params);
   const auto ref = testing::read_debug_state(name, model.num_params());

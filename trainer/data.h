@@ -1,0 +1,88 @@
+// Token data for training and evaluation, until the token store (issue 6) lands.
+//
+// A TokenSource is a flat sequence of token ids; the DataLoader cuts (B, T+1) windows from
+// it into inputs and next-token targets, with a cursor a checkpoint saves and restores.
+//
+//   auto tokens = open_token_file("train.bin");          // nanoGPT uint16 or llm.c shard
+//   DataLoader loader(*tokens, {.batch_size = 12, .seq_len = 64, .order = DataOrder::kRandom});
+//   loader.next(inputs.data(), targets.data());           // (B,T) each
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "trainer/rng.h"
+
+namespace kiln::trainer {
+
+class TokenSource {
+ public:
+  virtual ~TokenSource() = default;
+  virtual uint64_t size() const = 0;
+  // Copies tokens [offset, offset + count) to out. Throws kiln::Error past the end.
+  virtual void read(uint64_t offset, size_t count, int32_t* out) const = 0;
+};
+
+// Tokens held in memory.
+class TokenArray final : public TokenSource {
+ public:
+  explicit TokenArray(std::vector<int32_t> tokens) : tokens_(std::move(tokens)) {}
+  uint64_t size() const override { return tokens_.size(); }
+  void read(uint64_t offset, size_t count, int32_t* out) const override;
+  const std::vector<int32_t>& tokens() const { return tokens_; }
+
+ private:
+  std::vector<int32_t> tokens_;
+};
+
+// Reads a token file into memory: an llm.c data shard (int32[256] header, magic 20240520,
+// version 1, [2] token count, then uint16 tokens) or, without that magic, headerless uint16
+// (nanoGPT's train.bin / val.bin).
+std::unique_ptr<TokenArray> open_token_file(const std::string& path);
+// Writes headerless uint16 tokens (nanoGPT layout); throws if a token does not fit.
+void write_token_file(const std::string& path, const std::vector<int32_t>& tokens);
+
+// Byte-level tokenization (vocabulary 256): every byte is a token. Stands in for the
+// tokenizer library in the train/eval/generate loop; bits-per-byte is exact with it.
+std::vector<int32_t> byte_tokens(std::string_view text);
+std::string bytes_from_tokens(const std::vector<int32_t>& tokens);
+
+enum class DataOrder {
+  kSequential,  // consecutive windows, B*T tokens apart, wrapping at the end (llm.c)
+  kRandom,      // each row starts at a uniformly random offset (nanoGPT's get_batch)
+};
+
+struct DataLoaderOptions {
+  int batch_size = 8;     // B
+  int seq_len = 64;       // T
+  DataOrder order = DataOrder::kRandom;
+  uint64_t seed = 1337;   // kRandom: the offsets' random stream
+};
+
+struct DataCursor {
+  uint64_t position = 0;   // kSequential: first token of the next batch
+  uint64_t rng_state = 0;  // kRandom: the Rng state before the next batch
+};
+
+class DataLoader {
+ public:
+  // Throws kiln::Error if the source has fewer than T+1 tokens.
+  DataLoader(const TokenSource& source, const DataLoaderOptions& options);
+  // Fills inputs (B,T) and targets (B,T) = inputs shifted by one token.
+  void next(int32_t* inputs, int32_t* targets);
+  DataCursor cursor() const { return {position_, rng_.state}; }
+  void restore(const DataCursor& cursor);
+  const DataLoaderOptions& options() const { return options_; }
+
+ private:
+  const TokenSource& source_;
+  DataLoaderOptions options_;
+  uint64_t position_ = 0;
+  Rng rng_;
+  std::vector<int32_t> window_;
+};
+
+}  // namespace kiln::trainer

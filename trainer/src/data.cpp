@@ -1,0 +1,97 @@
+#include "trainer/data.h"
+
+#include <cstring>
+
+#include "corpus/error.h"
+#include "corpus/stream.h"
+
+namespace kiln::trainer {
+
+void TokenArray::read(uint64_t offset, size_t count, int32_t* out) const {
+  if (offset + count > tokens_.size())
+    throw Error(cat("tokens: read of ", count, " at ", offset, " runs past the end (", tokens_.size(), " tokens)"));
+  std::memcpy(out, tokens_.data() + offset, count * sizeof(int32_t));
+}
+
+std::unique_ptr<TokenArray> open_token_file(const std::string& path) {
+  const std::string bytes = read_file(path);
+  size_t begin = 0, count = bytes.size() / 2;
+  int32_t header[3] = {};
+  if (bytes.size() >= 1024) std::memcpy(header, bytes.data(), sizeof header);
+  if (header[0] == 20240520) {  // llm.c shard
+    if (header[1] != 1) throw Error(cat(path, ": llm.c shard version ", header[1], ", expected 1"));
+    begin = 1024;
+    count = (size_t)(uint32_t)header[2];
+    if (bytes.size() != 1024 + 2 * count)
+      throw Error(cat(path, ": llm.c shard header says ", count, " tokens (", 1024 + 2 * count,
+                      " bytes) but the file has ", bytes.size(), " bytes"));
+  } else if (bytes.size() % 2) {
+    throw Error(cat(path, ": a headerless uint16 token file must have an even size, got ", bytes.size()));
+  }
+  std::vector<int32_t> tokens(count);
+  for (size_t i = 0; i < count; i++) {
+    uint16_t t;
+    std::memcpy(&t, bytes.data() + begin + 2 * i, 2);
+    tokens[i] = t;
+  }
+  return std::make_unique<TokenArray>(std::move(tokens));
+}
+
+void write_token_file(const std::string& path, const std::vector<int32_t>& tokens) {
+  std::string bytes(tokens.size() * 2, '\0');
+  for (size_t i = 0; i < tokens.size(); i++) {
+    if (tokens[i] < 0 || tokens[i] > 65535)
+      throw Error(cat(path, ": token ", tokens[i], " at ", i, " does not fit in uint16"));
+    const uint16_t t = (uint16_t)tokens[i];
+    std::memcpy(bytes.data() + 2 * i, &t, 2);
+  }
+  write_file(path, bytes);
+}
+
+std::vector<int32_t> byte_tokens(std::string_view text) {
+  std::vector<int32_t> tokens(text.size());
+  for (size_t i = 0; i < text.size(); i++) tokens[i] = (unsigned char)text[i];
+  return tokens;
+}
+
+std::string bytes_from_tokens(const std::vector<int32_t>& tokens) {
+  std::string text;
+  text.reserve(tokens.size());
+  for (int32_t t : tokens) text.push_back((char)(unsigned char)t);
+  return text;
+}
+
+DataLoader::DataLoader(const TokenSource& source, const DataLoaderOptions& options)
+    : source_(source), options_(options), rng_(options.seed) {
+  if (options.batch_size <= 0 || options.seq_len <= 0)
+    throw Error(cat("data loader: batch size and sequence length must be positive"));
+  if (source.size() < (uint64_t)options.seq_len + 1)
+    throw Error(cat("data loader: ", source.size(), " tokens is fewer than one window of seq_len + 1 = ",
+                    options.seq_len + 1));
+  window_.resize(options.seq_len + 1);
+}
+
+void DataLoader::next(int32_t* inputs, int32_t* targets) {
+  const int B = options_.batch_size, T = options_.seq_len;
+  const uint64_t n = source_.size();
+  for (int b = 0; b < B; b++) {
+    uint64_t start;
+    if (options_.order == DataOrder::kRandom) {
+      start = rng_.below(n - T);  // nanoGPT: torch.randint(len(data) - block_size)
+    } else {
+      if (position_ + T + 1 > n) position_ = 0;  // wrap: start the next epoch
+      start = position_;
+      position_ += T;
+    }
+    source_.read(start, T + 1, window_.data());
+    std::memcpy(inputs + (size_t)b * T, window_.data(), T * sizeof(int32_t));
+    std::memcpy(targets + (size_t)b * T, window_.data() + 1, T * sizeof(int32_t));
+  }
+}
+
+void DataLoader::restore(const DataCursor& cursor) {
+  position_ = cursor.position;
+  rng_.state = cursor.rng_state;
+}
+
+}  // namespace kiln::trainer

@@ -1,0 +1,199 @@
+#include "trainer/train.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "corpus/error.h"
+
+namespace kiln::trainer {
+
+Trainer::Trainer(const TrainOptions& options, const TokenSource& train_data) : options_(options) {
+  if (options_.grad_accum_steps < 1) throw Error("train: grad_accum_steps must be at least 1");
+  if (options_.lr.decay_steps == 0) options_.lr.decay_steps = options_.max_steps;
+  backend_ = make_cpu_backend({.threads = options_.threads});
+  std::unique_ptr<Checkpoint> start;
+  if (!options_.resume_checkpoint.empty()) start = std::make_unique<Checkpoint>(read_checkpoint(options_.resume_checkpoint));
+  else if (!options_.init_checkpoint.empty()) start = std::make_unique<Checkpoint>(read_any_checkpoint(options_.init_checkpoint));
+  const GPTConfig config = start ? start->config : options_.model;
+  model_ = std::make_unique<GPT>(config, *backend_);
+  if (options_.seq_len > config.max_seq_len)
+    throw Error(cat("train: seq_len ", options_.seq_len, " exceeds the model's block_size ", config.max_seq_len));
+  if (options_.objective == Objective::kMaskedLM && config.padded_vocab() <= config.vocab_size)
+    throw Error(cat("train: masked-LM uses token ", config.vocab_size, " as [MASK] and needs padded_vocab_size > vocab_size"));
+  optimizer_ = std::make_unique<AdamW>(*model_, options_.adamw);
+  loader_ = std::make_unique<DataLoader>(
+      train_data, DataLoaderOptions{.batch_size = options_.batch_size, .seq_len = options_.seq_len,
+                                    .order = options_.data_order, .seed = options_.seed ^ 0xda7aULL});
+  rng_ = Rng(options_.seed);
+  if (!options_.resume_checkpoint.empty()) load(*start);
+  else if (start) model_->upload_params(start->params);  // fine-tuning: weights only
+  else model_->init_random(options_.seed);
+  inputs_.resize((size_t)options_.batch_size * options_.seq_len);
+  targets_.resize(inputs_.size());
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::make_batch() {
+  loader_->next(inputs_.data(), targets_.data());
+  if (options_.objective != Objective::kMaskedLM) return;
+  // The loader gave (x, next-token y); masked-LM predicts x itself at the chosen positions.
+  const int V = model_->config().vocab_size;
+  for (size_t i = 0; i < inputs_.size(); i++) {
+    targets_[i] = -1;
+    if (rng_.uniform() >= 0.15f) continue;
+    targets_[i] = inputs_[i];
+    const float r = rng_.uniform();
+    if (r < 0.8f) inputs_[i] = V;  // [MASK]
+    else if (r < 0.9f) inputs_[i] = (int32_t)rng_.below(V);
+  }
+}
+
+float Trainer::step() {
+  const AttentionMask mask =
+      options_.objective == Objective::kMaskedLM ? AttentionMask::kBidirectional : AttentionMask::kCausal;
+  model_->zero_grad();
+  double loss = 0.0;
+  for (int micro = 0; micro < options_.grad_accum_steps; micro++) {
+    make_batch();
+    loss += model_->forward(inputs_.data(), targets_.data(), options_.batch_size, options_.seq_len, mask);
+    model_->backward(1.0f / options_.grad_accum_steps);
+  }
+  last_lr_ = cosine_lr(options_.lr, step_);
+  last_grad_norm_ = optimizer_->step(last_lr_);
+  step_++;
+  return (float)(loss / options_.grad_accum_steps);
+}
+
+float Trainer::evaluate(const TokenSource& data, int batches) {
+  DataLoader loader(data, {.batch_size = options_.batch_size, .seq_len = options_.seq_len,
+                           .order = DataOrder::kSequential});
+  const AttentionMask mask =
+      options_.objective == Objective::kMaskedLM ? AttentionMask::kBidirectional : AttentionMask::kCausal;
+  std::vector<int32_t> x(inputs_.size()), y(inputs_.size());
+  const uint64_t windows = (data.size() - 1) / options_.seq_len;  // don't wrap around into repeats
+  const int n = (int)std::max<uint64_t>(1, std::min<uint64_t>(batches, windows / options_.batch_size));
+  Rng mask_rng(options_.seed ^ 0xe7a1ULL);  // fixed masks: comparable across evaluations
+  double sum = 0.0;
+  for (int i = 0; i < n; i++) {
+    loader.next(x.data(), y.data());
+    if (options_.objective == Objective::kMaskedLM) {
+      for (size_t j = 0; j < x.size(); j++) {
+        y[j] = mask_rng.uniform() < 0.15f ? x[j] : -1;
+        if (y[j] >= 0) x[j] = model_->config().vocab_size;
+      }
+    }
+    sum += model_->forward(x.data(), y.data(), options_.batch_size, options_.seq_len, mask);
+  }
+  return (float)(sum / n);
+}
+
+Checkpoint Trainer::checkpoint() const {
+  Checkpoint ck;
+  ck.config = model_->config();
+  ck.state.step = step_;
+  ck.state.rng_state = rng_.state;
+  const DataCursor cursor = loader_->cursor();
+  ck.state.data_position = cursor.position;
+  ck.state.data_rng_state = cursor.rng_state;
+  ck.params = model_->download_params();
+  ck.adam_m = optimizer_->download_m();
+  ck.adam_v = optimizer_->download_v();
+  return ck;
+}
+
+void Trainer::save(const std::string& path) const { write_checkpoint(path, checkpoint()); }
+
+void Trainer::load(const Checkpoint& ck) {
+  const GPTConfig& a = ck.config;
+  const GPTConfig& b = model_->config();
+  if (a.num_layers != b.num_layers || a.num_heads != b.num_heads || a.channels != b.channels ||
+      a.vocab_size != b.vocab_size || a.padded_vocab() != b.padded_vocab() || a.max_seq_len != b.max_seq_len ||
+      a.position != b.position || a.norm != b.norm)
+    throw Error("resume: the checkpoint's model config differs from this trainer's");
+  if (ck.adam_m.empty()) throw Error("resume: the checkpoint has no optimizer state (use it as init_checkpoint)");
+  model_->upload_params(ck.params);
+  optimizer_->restore(ck.adam_m, ck.adam_v, ck.state.step);
+  step_ = ck.state.step;
+  rng_.state = ck.state.rng_state;
+  loader_->restore({ck.state.data_position, ck.state.data_rng_state});
+}
+
+namespace {
+class TrainLog {
+ public:
+  explicit TrainLog(const std::string& path) : csv_(path.size() >= 4 && path.substr(path.size() - 4) == ".csv") {
+    if (path.empty()) return;
+    file_ = std::fopen(path.c_str(), "a");
+    if (!file_) throw Error(cat(path, ": cannot open the training log for appending"));
+    std::fseek(file_, 0, SEEK_END);
+    if (csv_ && std::ftell(file_) == 0)
+      std::fprintf(file_, "step,loss,val_loss,lr,grad_norm,tokens_per_second,elapsed_seconds\n");
+  }
+  ~TrainLog() {
+    if (file_) std::fclose(file_);
+  }
+  void write(const TrainProgress& p) {
+    if (!file_) return;
+    char val[32] = "";
+    if (p.val_loss >= 0) std::snprintf(val, sizeof val, "%.6f", p.val_loss);
+    if (csv_)
+      std::fprintf(file_, "%llu,%.6f,%s,%.6g,%.6f,%.1f,%.3f\n", (unsigned long long)p.step, p.loss, val, p.lr,
+                   p.grad_norm, p.tokens_per_second, p.elapsed_seconds);
+    else
+      std::fprintf(file_,
+                   "{\"step\":%llu,\"loss\":%.6f,\"val_loss\":%s,\"lr\":%.6g,\"grad_norm\":%.6f,"
+                   "\"tokens_per_second\":%.1f,\"elapsed_seconds\":%.3f}\n",
+                   (unsigned long long)p.step, p.loss, *val ? val : "null", p.lr, p.grad_norm, p.tokens_per_second,
+                   p.elapsed_seconds);
+    std::fflush(file_);
+  }
+
+ private:
+  bool csv_;
+  FILE* file_ = nullptr;
+};
+}  // namespace
+
+TrainResult train(const TrainOptions& options, const TokenSource& train_data, const TokenSource* val_data,
+                  const TrainCallback& progress) {
+  Trainer trainer(options, train_data);
+  TrainLog log(options.log_path);
+  TrainResult result;
+  const auto start = std::chrono::steady_clock::now();
+  const uint64_t first = trainer.steps_done();
+  const uint64_t tokens_per_step = (uint64_t)options.batch_size * options.seq_len * options.grad_accum_steps;
+  while (trainer.steps_done() < (uint64_t)options.max_steps) {
+    TrainProgress p;
+    p.loss = trainer.step();
+    p.step = trainer.steps_done();
+    p.max_steps = options.max_steps;
+    p.lr = trainer.last_lr();
+    p.grad_norm = trainer.last_grad_norm();
+    if (!std::isfinite(p.loss)) throw Error(cat("train: loss became ", p.loss, " at step ", p.step));
+    const bool last = p.step == (uint64_t)options.max_steps;
+    if (val_data && ((options.val_every > 0 && p.step % options.val_every == 0) || last))
+      p.val_loss = trainer.evaluate(*val_data, options.val_batches);
+    p.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const uint64_t done = p.step - first;
+    p.tokens_per_second = done * tokens_per_step / std::max(p.elapsed_seconds, 1e-9);
+    p.eta_seconds = p.elapsed_seconds / done * (options.max_steps - p.step);
+    log.write(p);
+    if (progress) progress(p);
+    if (!options.checkpoint_path.empty() && options.checkpoint_every > 0 && p.step % options.checkpoint_every == 0 &&
+        !last)
+      trainer.save(options.checkpoint_path);
+    result.final_loss = p.loss;
+    if (p.val_loss >= 0) result.val_loss = p.val_loss;
+  }
+  if (!options.checkpoint_path.empty()) trainer.save(options.checkpoint_path);
+  if (!options.llmc_path.empty())
+    write_llmc_checkpoint(options.llmc_path, trainer.model().config(), trainer.model().download_params());
+  result.steps = trainer.steps_done();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.tokens = (result.steps - first) * tokens_per_step;
+  return result;
+}
+
+}  // namespace kiln::trainer

@@ -114,3 +114,27 @@ TEST(HfJson, UnsupportedPartsAreNamed) {
 
 }  // namespace
 }  // namespace kiln::tokenizer
+
+namespace kiln::tokenizer {
+namespace {
+
+// Files kiln trained and saved (scripts/fixtures/tokenizer/gen_kiln_roundtrip.sh), encoded
+// by HF tokenizers after loading them: kiln's ids on its own files must equal HF's.
+TEST(HfJson, KilnSavedFilesEncodeIdenticallyInHf) {
+  const auto cases = testing::load_ids("kiln_hf_ids.jsonl.zst", "tokenizer");
+  ASSERT_EQ(cases.size(), 4u * 6u);
+  std::map<std::string, Tokenizer> toks;
+  for (const auto& c : cases) {
+    if (!toks.count(c.source)) toks.emplace(c.source, Tokenizer::from_hf_json(testing::data_path(c.source + ".zst")));
+    EncodeOptions options;
+    options.special = SpecialMode::kAllow;
+    EXPECT_EQ(toks.at(c.source).encode(testing::text(c.text), options), c.ids) << c.source << " " << c.text;
+  }
+  // And kiln writes its own files back byte for byte.
+  for (const auto& [name, tok] : toks) {
+    EXPECT_EQ(tok.to_hf_json(), read_file(testing::data_path(name + ".zst"))) << name;
+  }
+}
+
+}  // namespace
+}  // namespace kiln::tokenizer

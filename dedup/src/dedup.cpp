@@ -44,6 +44,7 @@ struct DocMeta {
   uint32_t num_shingles = 0;  // sorted, unique; only with verification
   uint32_t has_signature = 0;
 };
+static_assert(sizeof(DocMeta) == 72, "docs.bin record layout (dedup/README.md)");
 
 // One bucket entry of a band (or of the exact hash): sorted by key, then ordinal.
 struct KeyRecord {

@@ -312,17 +312,31 @@ void TokenStore::read(Split split, uint64_t begin, uint64_t count, std::vector<u
     uint64_t in_shard = pos - d.shard_begin[shard];
     uint32_t bt = d.shards[shard]->block_tokens();
     size_t block = size_t(in_shard / bt);
-    if (cache_.split != int(split) || cache_.shard != shard || cache_.block != block) {
-      d.shards[shard]->read_block(block, cache_.tokens);
-      cache_.split = int(split);
-      cache_.shard = shard;
-      cache_.block = block;
-    }
+    const std::vector<uint32_t>& tokens = this->block(split, shard, block);
     uint64_t offset = in_shard - uint64_t(block) * bt;
-    uint64_t take = std::min<uint64_t>(end - pos, cache_.tokens.size() - offset);
-    out.insert(out.end(), cache_.tokens.begin() + long(offset), cache_.tokens.begin() + long(offset + take));
+    uint64_t take = std::min<uint64_t>(end - pos, tokens.size() - offset);
+    out.insert(out.end(), tokens.begin() + long(offset), tokens.begin() + long(offset + take));
     pos += take;
   }
+}
+
+const std::vector<uint32_t>& TokenStore::block(Split split, size_t shard, size_t block) const {
+  uint64_t key = (uint64_t(split == Split::kVal) << 63) | (uint64_t(shard) << 40) | uint64_t(block);
+  auto found = cache_index_.find(key);
+  if (found != cache_index_.end()) {
+    cache_.splice(cache_.begin(), cache_, found->second);
+    return cache_.front().tokens;
+  }
+  std::vector<uint32_t> tokens;
+  if (cache_.size() >= cache_capacity_) {  // reuse the evicted block's memory
+    tokens = std::move(cache_.back().tokens);
+    cache_index_.erase(cache_.back().key);
+    cache_.pop_back();
+  }
+  data(split).shards[shard]->read_block(block, tokens);
+  cache_.push_front({key, std::move(tokens)});
+  cache_index_[key] = cache_.begin();
+  return cache_.front().tokens;
 }
 
 std::vector<std::string> TokenStore::verify() const {
@@ -389,6 +403,9 @@ TokenStream::TokenStream(const TokenStore& store, const StreamOptions& options) 
   windows_per_chunk_ = std::max<uint64_t>(1, store.manifest().block_tokens / options_.seq_len);
   num_chunks_ = (num_windows_ + windows_per_chunk_ - 1) / windows_per_chunk_;
   cursor_.sample = uint64_t(options_.rank);
+  // A buffer's windows lie in buffer_chunks chunks, each spanning up to two blocks.
+  uint64_t blocks_per_chunk = (windows_per_chunk_ * options_.seq_len) / store.manifest().block_tokens + 2;
+  store.reserve_cache(size_t(options_.shuffle ? options_.buffer_chunks * blocks_per_chunk : 2));
 }
 
 void TokenStream::prepare_epoch(uint64_t epoch) {

@@ -1,13 +1,10 @@
 #include "tokenizer/src/bpe.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <queue>
 
 namespace kiln::tokenizer::detail {
 
-uint64_t hash_bytes(std::string_view bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
 
 // ---- PairMap ----------------------------------------------------------------------------
 
@@ -72,7 +69,10 @@ uint32_t BytesMap::find(std::string_view bytes) const {
   for (size_t i = h & mask_;; i = (i + 1) & mask_) {
     const uint32_t id = ids_[i];
     if (id == ~0u) return ~0u;
-    if (hashes_[i] == h && (*tokens_)[id] == bytes) return id;
+    if (hashes_[i] == h) {
+      const std::string& t = (*tokens_)[id];
+      if (t.size() == bytes.size() && equal_bytes(t.data(), bytes.data(), bytes.size())) return id;
+    }
   }
 }
 

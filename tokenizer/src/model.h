@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,7 +12,46 @@
 
 namespace kiln::tokenizer::detail {
 
-uint64_t hash_bytes(std::string_view bytes);
+// A fast hash for short byte strings (pieces are mostly under 16 bytes): 8 bytes at a
+// time, multiply-xorshift mixing. Good enough for linear probing; not for adversaries.
+inline uint64_t hash_bytes(std::string_view bytes) {
+  const char* p = bytes.data();
+  size_t n = bytes.size();
+  uint64_t h = 0x9E3779B97F4A7C15ULL ^ (n * 0xff51afd7ed558ccdULL);
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 31;
+    p += 8;
+    n -= 8;
+  }
+  if (n) {
+    uint64_t w = 0;
+    std::memcpy(&w, p, n);
+    h = (h ^ w) * 0x94d049bb133111ebULL;
+    h ^= h >> 29;
+  }
+  h *= 0xbf58476d1ce4e5b9ULL;
+  return h ^ (h >> 32);
+}
+
+// a == b for strings of equal length n (short: word compares, no library call).
+inline bool equal_bytes(const char* a, const char* b, size_t n) {
+  while (n >= 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    if (x != y) return false;
+    a += 8;
+    b += 8;
+    n -= 8;
+  }
+  while (n--) {
+    if (*a++ != *b++) return false;
+  }
+  return true;
+}
 
 // (left id, right id) -> (rank, merged id). Open addressing, linear probing, power-of-two
 // size, load factor <= 1/2. The empty key is ~0 (no token id is 2^32-1).

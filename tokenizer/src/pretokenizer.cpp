@@ -53,6 +53,11 @@ struct Text {
   // End of the run of characters whose class has any bit of `mask`, from i.
   size_t run(size_t i, uint8_t mask) const {
     while (i < n) {
+      if (s[i] < 0x80) {  // ASCII fast path
+        if (!(table[s[i]] & mask)) break;
+        ++i;
+        continue;
+      }
       size_t l;
       if (!(at(i, l) & mask)) break;
       i += l;
@@ -62,6 +67,11 @@ struct Text {
   // End of the run of "other" characters ([^\s\p{L}\p{N}]), from i.
   size_t run_other(size_t i) const {
     while (i < n) {
+      if (s[i] < 0x80) {
+        if (table[s[i]] & (kLetter | kNumber | kSpace)) break;
+        ++i;
+        continue;
+      }
       size_t l;
       if (at(i, l) & (kLetter | kNumber | kSpace)) break;
       i += l;

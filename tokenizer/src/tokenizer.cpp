@@ -3,6 +3,7 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "corpus/error.h"
 #include "tokenizer/src/bpe.h"
@@ -119,18 +120,20 @@ Tokenizer::Tokenizer(std::shared_ptr<const detail::Model> model) : model_(std::m
 namespace {
 
 // Per-thread cache of piece -> ids for short pieces. Natural text repeats its words, so
-// most pieces skip merging entirely. Cleared when full or when used with another model.
+// most pieces skip merging entirely. 4-way probing; a full window evicts its first slot
+// (the arenas are dropped when they pass a size cap). Emptied when used with another model.
 class PieceCache {
  public:
   static constexpr size_t kMaxPiece = 48;
-  static constexpr size_t kSlots = size_t(1) << 16;
+  static constexpr size_t kSlots = size_t(1) << 17;
+  static constexpr size_t kWays = 4;
 
   bool find(uint64_t serial, std::string_view piece, uint64_t h, std::vector<uint32_t>& out) {
     if (serial != serial_) reset(serial);
-    for (size_t i = h & (kSlots - 1), probes = 0; probes < 8; i = (i + 1) & (kSlots - 1), ++probes) {
-      const Slot& s = slots_[i];
+    for (size_t w = 0; w < kWays; ++w) {
+      const Slot& s = slots_[(h + w) & (kSlots - 1)];
       if (s.ids_len == 0) return false;
-      if (s.hash == h && s.key_len == piece.size() && std::equal(piece.begin(), piece.end(), keys_.data() + s.key_off)) {
+      if (s.hash == h && s.key_len == piece.size() && detail::equal_bytes(piece.data(), keys_.data() + s.key_off, piece.size())) {
         out.insert(out.end(), ids_.begin() + s.ids_off, ids_.begin() + s.ids_off + s.ids_len);
         return true;
       }
@@ -139,19 +142,22 @@ class PieceCache {
   }
   void insert(std::string_view piece, uint64_t h, const uint32_t* ids, size_t n) {
     if (n == 0 || n > 255) return;
-    if (++count_ > kSlots / 2) reset(serial_);
-    for (size_t i = h & (kSlots - 1), probes = 0; probes < 8; i = (i + 1) & (kSlots - 1), ++probes) {
-      Slot& s = slots_[i];
-      if (s.ids_len != 0) continue;
-      s.hash = h;
-      s.key_off = static_cast<uint32_t>(keys_.size());
-      s.key_len = static_cast<uint8_t>(piece.size());
-      s.ids_off = static_cast<uint32_t>(ids_.size());
-      s.ids_len = static_cast<uint8_t>(n);
-      keys_.append(piece);
-      ids_.insert(ids_.end(), ids, ids + n);
-      return;
+    if (keys_.size() > (size_t(32) << 20) || ids_.size() > (size_t(8) << 20)) reset(serial_);
+    Slot* slot = &slots_[h & (kSlots - 1)];
+    for (size_t w = 0; w < kWays; ++w) {
+      Slot& s = slots_[(h + w) & (kSlots - 1)];
+      if (s.ids_len == 0) {
+        slot = &s;
+        break;
+      }
     }
+    slot->hash = h;
+    slot->key_off = static_cast<uint32_t>(keys_.size());
+    slot->key_len = static_cast<uint8_t>(piece.size());
+    slot->ids_off = static_cast<uint32_t>(ids_.size());
+    slot->ids_len = static_cast<uint8_t>(n);
+    keys_.append(piece);
+    ids_.insert(ids_.end(), ids, ids + n);
   }
 
  private:
@@ -165,13 +171,11 @@ class PieceCache {
     slots_.assign(kSlots, Slot{});
     keys_.clear();
     ids_.clear();
-    count_ = 0;
   }
   uint64_t serial_ = 0;
   std::vector<Slot> slots_;
   std::string keys_;
   std::vector<uint32_t> ids_;
-  size_t count_ = 0;
 };
 
 // Byte-pair encodes one piece, appending to `out`.

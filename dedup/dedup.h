@@ -96,6 +96,7 @@ struct DedupStats {
   double seconds_signatures = 0, seconds_clustering = 0;
   uint64_t peak_rss_bytes = 0;
   bool resumed = false;
+  int rank = 0, num_ranks = 1;  // under mpirun: only rank 0 writes outputs and runs the filter
 
   std::string to_json() const;
 };

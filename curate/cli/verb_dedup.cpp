@@ -100,6 +100,8 @@ int run_documents(const std::vector<std::string>& args) {
   std::vector<std::string> inputs = expand_inputs(v["inputs"].as<std::vector<std::string>>());
 
   DedupStats d = build_dedup_index(inputs, o);
+  if (d.rank != 0) return 0;  // under mpirun, rank 0 reports and runs the filter pass
+  if (d.num_ranks > 1) std::printf("dedup index: %d MPI ranks\n", d.num_ranks);
   std::printf("dedup index: %llu docs, %llu clusters (%llu docs), removing %llu exact + %llu near duplicates%s\n",
               (unsigned long long)d.docs, (unsigned long long)d.num_clusters, (unsigned long long)d.docs_in_clusters,
               (unsigned long long)d.docs_removed_exact, (unsigned long long)d.docs_removed_near,

@@ -22,6 +22,7 @@
 #include "corpus/stream.h"
 #include "corpus/text.h"
 #include "dedup/external_sort.h"
+#include "dedup/src/comm.h"
 #include "dedup/src/mapped_file.h"
 #include "dedup/union_find.h"
 
@@ -120,37 +121,103 @@ struct SigBatch {
   std::string stream_error;
 };
 
+// One record on the wire between ranks: which sorter (exact = 0 or band), key, ordinal.
+struct WireRecord {
+  uint32_t sorter = 0;
+  uint32_t pad = 0;
+  Key128 key;
+  uint64_t doc = 0;
+};
+
+// docs.bin, ids.bin and shingles.bin of every rank (one part when single-process),
+// memory-mapped, addressed by global ordinal.
+class DocView {
+ public:
+  void add(const std::string& dir, uint64_t base, uint64_t count, bool shingles) {
+    Part p;
+    p.base = base;
+    p.docs = std::make_unique<MappedFile>(dir + "/docs.bin");
+    if (p.docs->size() != count * sizeof(DocMeta))
+      throw Error(cat(dir, "/docs.bin: ", p.docs->size(), " bytes, expected ", count * sizeof(DocMeta)));
+    p.ids = std::make_unique<MappedFile>(dir + "/ids.bin");
+    if (shingles) p.shingles = std::make_unique<MappedFile>(dir + "/shingles.bin");
+    parts_.push_back(std::move(p));
+  }
+  const DocMeta& meta(uint64_t d) const {
+    const Part& p = part(d);
+    return p.docs->as<DocMeta>()[d - p.base];
+  }
+  const uint64_t* shingles(uint64_t d) const {
+    const Part& p = part(d);
+    return p.shingles->as<uint64_t>() + p.docs->as<DocMeta>()[d - p.base].shingle_offset;
+  }
+  std::string_view id(uint64_t d) const {
+    const Part& p = part(d);
+    const DocMeta& m = p.docs->as<DocMeta>()[d - p.base];
+    return {p.ids->data() + m.id_offset, m.id_len};
+  }
+
+ private:
+  struct Part {
+    uint64_t base = 0;
+    std::unique_ptr<MappedFile> docs, ids, shingles;
+  };
+  const Part& part(uint64_t d) const {
+    if (parts_.size() == 1) return parts_[0];
+    size_t i = size_t(std::upper_bound(parts_.begin(), parts_.end(), d,
+                                       [](uint64_t x, const Part& p) { return x < p.base; }) -
+                      parts_.begin());
+    return parts_[i - 1];
+  }
+  std::vector<Part> parts_;
+};
+
 class Index {
  public:
   Index(const std::vector<std::string>& inputs, const DedupOptions& o)
-      : inputs_(inputs), o_(o), work_(o.resolved_work_dir()), hasher_(o.minhash) {
+      : inputs_(inputs), o_(o), work_(o.resolved_work_dir()), hasher_(o.minhash), comm_(Comm::world()) {
     threads_ = o.threads > 0 ? o.threads : tbb::info::default_concurrency();
     verify_ = o.verify_threshold > 0 && uses_near(o.mode);
     bands_ = uses_near(o.mode) ? o.minhash.bands : 0;
     // Half the budget for spill buffers, half for batches in flight and merge windows.
     sort_budget_ = std::max<uint64_t>(o.memory_bytes / 2, 4096);
+    merge_memory_ = std::max<uint64_t>(o.memory_bytes / 2, 4096);
+    // Ranks take contiguous blocks of inputs, so global ordinals (rank base + local
+    // ordinal) are exactly the single-process ordinals.
+    const size_t n = inputs.size(), R = size_t(comm_.size()), r = size_t(comm_.rank());
+    first_input_ = n * r / R;
+    end_input_ = n * (r + 1) / R;
+    rank_dir_ = comm_.size() == 1 ? work_ : cat(work_, "/rank-", comm_.rank());
   }
 
   DedupStats run() {
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, size_t(threads_));
     if (o_.output_dir.empty()) throw Error("dedup: no output directory given");
-    fs::create_directories(work_);
-    fs::create_directories(o_.output_dir);
+    const bool distributed = comm_.size() > 1;
+    if (comm_.rank() == 0) {
+      fs::create_directories(work_);
+      fs::create_directories(o_.output_dir);
+    }
+    comm_.barrier();
+    fs::create_directories(rank_dir_);
     identity_ = identity_of(inputs_, o_);
     const std::string clusters_done = work_ + "/clusters.done";
-    const std::string signatures_done = work_ + "/signatures.done";
-    if (o_.resume && fs::exists(clusters_done) && first_line(read_text(clusters_done)) == identity_) {
+    const std::string signatures_done = rank_dir_ + "/signatures.done";
+    // Resume is single-process only: under MPI every run recomputes (see README).
+    const bool resume = o_.resume && !distributed;
+    if (resume && fs::exists(clusters_done) && first_line(read_text(clusters_done)) == identity_) {
       DedupStats s = stats_from_marker(read_text(clusters_done));
       s.resumed = true;
       return s;
     }
-    fs::remove(clusters_done);
+    comm_.barrier();
+    if (comm_.rank() == 0) fs::remove(clusters_done);
     make_sorters();
-    if (o_.resume && fs::exists(signatures_done) && first_line(read_text(signatures_done)) == identity_) {
+    if (resume && fs::exists(signatures_done) && first_line(read_text(signatures_done)) == identity_) {
       adopt_signatures(read_text(signatures_done));
     } else {
       fs::remove(signatures_done);
-      for (auto& e : fs::directory_iterator(work_))
+      for (auto& e : fs::directory_iterator(rank_dir_))
         if (e.is_regular_file()) fs::remove(e.path());
       make_sorters();
       auto t0 = Clock::now();
@@ -158,54 +225,69 @@ class Index {
       stats_.seconds_signatures = std::chrono::duration<double>(Clock::now() - t0).count();
       write_text_atomic(signatures_done, signatures_marker());
     }
+    if (comm_.rank() == 0) {
+      std::string list;
+      for (auto& in : inputs_) list += in + "\n";
+      write_text_atomic(work_ + "/inputs.txt", list);
+    }
     auto t0 = Clock::now();
+    std::vector<uint64_t> counts = comm_.allgather(num_docs_);
+    for (int r = 0; r < comm_.size(); ++r) {
+      bases_.push_back(total_docs_);
+      total_docs_ += counts[size_t(r)];
+    }
     cluster();
     stats_.seconds_clustering = std::chrono::duration<double>(Clock::now() - t0).count();
     stats_.peak_rss_bytes = peak_rss();
-    std::string json = stats_.to_json();
-    write_text_atomic(o_.output_dir + "/dedup_stats.json", json + "\n");
-    write_text_atomic(clusters_done, identity_ + "\n" + json + "\n");
+    if (comm_.rank() == 0) {
+      std::string json = stats_.to_json();
+      write_text_atomic(o_.output_dir + "/dedup_stats.json", json + "\n");
+      write_text_atomic(clusters_done, identity_ + "\n" + json + "\n");
+    }
+    comm_.barrier();  // other ranks return once rank 0's outputs exist
+    stats_.rank = comm_.rank();
+    stats_.num_ranks = comm_.size();
     return stats_;
   }
 
  private:
   static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
+  size_t num_sorters() const { return (uses_exact(o_.mode) ? 1 : 0) + size_t(bands_); }
+  std::string sorter_name(size_t s) const {
+    if (uses_exact(o_.mode) && s == 0) return "exact";
+    size_t j = s - (uses_exact(o_.mode) ? 1 : 0);
+    return cat("band-", j < 10 ? "0" : "", j);
+  }
   void make_sorters() {
     sorters_.clear();
-    if (uses_exact(o_.mode)) sorters_.emplace_back(work_, "exact");
-    for (int j = 0; j < bands_; ++j) sorters_.emplace_back(work_, cat("band-", j < 10 ? "0" : "", j));
+    for (size_t s = 0; s < num_sorters(); ++s) sorters_.emplace_back(rank_dir_, sorter_name(s));
   }
   ExternalSorter<KeyRecord>* exact_sorter() { return uses_exact(o_.mode) ? &sorters_[0] : nullptr; }
   ExternalSorter<KeyRecord>& band_sorter(int j) { return sorters_[size_t(j) + (uses_exact(o_.mode) ? 1 : 0)]; }
 
-  uint64_t buffered_bytes() const {
+  uint64_t buffered_bytes(const std::vector<ExternalSorter<KeyRecord>>& sorters) const {
     uint64_t b = 0;
-    for (auto& s : sorters_) b += s.buffered_bytes();
+    for (auto& s : sorters) b += s.buffered_bytes();
     return b;
   }
-  void spill_all() {
-    for (auto& s : sorters_) {
+  void spill_all(std::vector<ExternalSorter<KeyRecord>>& sorters) {
+    for (auto& s : sorters) {
       if (s.buffered_bytes() == 0) continue;
       s.spill();
       ++stats_.runs_spilled;
     }
   }
 
+  // ---- pass 1: signatures -------------------------------------------------------------
+
   void signatures() {
-    fs::path dir(work_);
-    {
-      std::string list;
-      for (auto& in : inputs_) list += in + "\n";
-      write_text_atomic(work_ + "/inputs.txt", list);
-    }
-    BinaryWriter docs(work_ + "/docs.bin"), ids(work_ + "/ids.bin"), shingles(work_ + "/shingles.bin");
+    BinaryWriter docs(rank_dir_ + "/docs.bin"), ids(rank_dir_ + "/ids.bin"), shingles(rank_dir_ + "/shingles.bin");
     uint64_t ids_written = 0, shingles_written = 0;
     const size_t tokens = size_t(2 * threads_);
-    for (size_t input = 0; input < inputs_.size(); ++input) {
+    for (size_t input = first_input_; input < end_input_; ++input) {
       auto reader = DocumentReader::open(inputs_[input], o_.reader);
       bool done = false;
-      std::string stream_error;
       auto read = [&](tbb::flow_control& fc) -> SigBatch* {
         if (done) {
           fc.stop();
@@ -224,10 +306,9 @@ class Index {
             bytes += record.raw.size() + record.doc.text.size();
             batch->records.push_back(std::move(record));
           }
-        } catch (const Error& e) {
-          // The filter pass meets the same error at the same place and reports it;
-          // documents before it are indexed, so both passes agree on what exists.
-          stream_error = e.what();
+        } catch (const Error&) {
+          // The filter pass meets the same stream error at the same place and reports
+          // it; documents before it are indexed, so both passes agree on what exists.
           done = true;
         }
         if (batch->records.empty()) {
@@ -261,13 +342,13 @@ class Index {
         shingles_written += b->shingles.size();
         stats_.docs_unreadable += b->unreadable;
         stats_.docs_without_shingles += b->without_shingles;
-        if (buffered_bytes() > sort_budget_) spill_all();
+        if (buffered_bytes(sorters_) > sort_budget_) spill_all(sorters_);
       };
       tbb::parallel_pipeline(tokens, tbb::make_filter<void, SigBatch*>(tbb::filter_mode::serial_in_order, read) &
                                          tbb::make_filter<SigBatch*, SigBatch*>(tbb::filter_mode::parallel, work) &
                                          tbb::make_filter<SigBatch*, void>(tbb::filter_mode::serial_in_order, write));
     }
-    spill_all();  // everything on disk: the marker can describe the runs
+    spill_all(sorters_);  // everything on disk: the marker can describe the runs
     docs.close();
     ids.close();
     shingles.close();
@@ -347,37 +428,111 @@ class Index {
       uint64_t records = 0;
       size_t runs = 0;
       in >> word >> records >> runs;
-      if (word != "sorter") throw Error(cat(work_, "/signatures.done: damaged marker; rerun with --no-resume"));
+      if (word != "sorter") throw Error(cat(rank_dir_, "/signatures.done: damaged marker; rerun with --no-resume"));
       std::vector<std::string> paths(runs);
       for (auto& p : paths) {
         in >> p;
-        p = work_ + "/" + p;
+        p = rank_dir_ + "/" + p;
       }
       sorter.adopt_runs(paths, records);
     }
   }
 
+  // ---- exchange (MPI): every sorter goes to rank (sorter % ranks) --------------------
+
+  // Streams each local sorter, ordinals made global, to its owner rank in rounds of
+  // bounded size; returns the sorters this rank owns, filled with every rank's records.
+  std::vector<ExternalSorter<KeyRecord>> exchange() {
+    const int R = comm_.size();
+    const uint64_t base = bases_[size_t(comm_.rank())];
+    std::vector<std::string> send_paths;
+    {
+      std::vector<std::unique_ptr<BinaryWriter>> out;
+      for (int d = 0; d < R; ++d) {
+        send_paths.push_back(cat(rank_dir_, "/send-", d, ".bin"));
+        out.push_back(std::make_unique<BinaryWriter>(send_paths.back()));
+      }
+      for (size_t s = 0; s < sorters_.size(); ++s) {
+        BinaryWriter& w = *out[s % size_t(R)];
+        std::vector<WireRecord> chunk;
+        sorters_[s].merge(merge_memory_, [&](const KeyRecord& r) {
+          chunk.push_back({uint32_t(s), 0, r.key, r.doc + base});
+          if (chunk.size() == 4096) {
+            w.write(chunk.data(), chunk.size() * sizeof(WireRecord));
+            chunk.clear();
+          }
+        });
+        w.write(chunk.data(), chunk.size() * sizeof(WireRecord));
+      }
+      for (auto& w : out) w->close();
+    }
+    std::vector<ExternalSorter<KeyRecord>> owned;
+    std::vector<size_t> owned_index(sorters_.size(), 0);
+    for (size_t s = 0; s < sorters_.size(); ++s)
+      if (int(s % size_t(R)) == comm_.rank()) {
+        owned_index[s] = owned.size();
+        owned.emplace_back(rank_dir_, "recv-" + sorter_name(s));
+      }
+    // Each round sends at most `per_dest` records to every rank.
+    const size_t per_dest = std::max<size_t>(1024, sort_budget_ / 4 / size_t(R) / sizeof(WireRecord));
+    std::vector<FILE*> in;
+    for (auto& p : send_paths) in.push_back(std::fopen(p.c_str(), "rb"));
+    for (;;) {
+      std::vector<std::string> send(static_cast<size_t>(R));
+      uint64_t left = 0;
+      for (int d = 0; d < R; ++d) {
+        send[size_t(d)].resize(per_dest * sizeof(WireRecord));
+        size_t got = std::fread(send[size_t(d)].data(), sizeof(WireRecord), per_dest, in[size_t(d)]);
+        send[size_t(d)].resize(got * sizeof(WireRecord));
+        left += got;
+      }
+      comm_.allreduce_sum(&left, 1);
+      if (left == 0) break;
+      for (const std::string& bytes : comm_.alltoallv(send)) {
+        const WireRecord* r = reinterpret_cast<const WireRecord*>(bytes.data());
+        for (size_t i = 0; i < bytes.size() / sizeof(WireRecord); ++i)
+          owned[owned_index[r[i].sorter]].push({r[i].key, r[i].doc});
+      }
+      if (buffered_bytes(owned) > sort_budget_) spill_all(owned);
+    }
+    for (FILE* f : in) std::fclose(f);
+    for (auto& p : send_paths) fs::remove(p);
+    return owned;
+  }
+
   // ---- pass 2: clustering -------------------------------------------------------------
 
   void cluster() {
-    const uint64_t N = num_docs_;
-    MappedFile docs_file(work_ + "/docs.bin");
-    if (docs_file.size() != N * sizeof(DocMeta))
-      throw Error(cat(work_, "/docs.bin: ", docs_file.size(), " bytes, expected ", N * sizeof(DocMeta)));
-    const DocMeta* meta = docs_file.as<DocMeta>();
-    std::unique_ptr<MappedFile> shingles_file;
-    if (verify_) shingles_file = std::make_unique<MappedFile>(work_ + "/shingles.bin");
-    const uint64_t* shingles = shingles_file ? shingles_file->as<uint64_t>() : nullptr;
+    const uint64_t N = total_docs_;
+    const bool distributed = comm_.size() > 1;
+    DocView view;
+    for (int r = 0; r < comm_.size(); ++r) {
+      std::string dir = distributed ? cat(work_, "/rank-", r) : work_;
+      view.add(dir, bases_[size_t(r)], bases_.size() > size_t(r) + 1 ? bases_[size_t(r) + 1] - bases_[size_t(r)]
+                                                                      : N - bases_[size_t(r)],
+               verify_);
+    }
+    std::vector<ExternalSorter<KeyRecord>> owned_storage;
+    std::vector<ExternalSorter<KeyRecord>>* walk = &sorters_;
+    std::vector<bool> walk_is_exact;
+    for (size_t s = 0; s < sorters_.size(); ++s) walk_is_exact.push_back(uses_exact(o_.mode) && s == 0);
+    if (distributed) {
+      owned_storage = exchange();
+      walk = &owned_storage;
+      walk_is_exact.clear();
+      for (size_t s = 0; s < sorters_.size(); ++s)
+        if (int(s % size_t(comm_.size())) == comm_.rank()) walk_is_exact.push_back(uses_exact(o_.mode) && s == 0);
+    }
 
     ConcurrentUnionFind uf(N);
     std::atomic<uint64_t> candidate_pairs{0}, verified{0}, rejected{0};
     auto similar = [&](uint64_t a, uint64_t b) {
-      const DocMeta& x = meta[a];
-      const DocMeta& y = meta[b];
+      const DocMeta& x = view.meta(a);
+      const DocMeta& y = view.meta(b);
       if (x.exact == y.exact) return true;
       verified.fetch_add(1, std::memory_order_relaxed);
-      bool ok = jaccard_sorted(shingles + x.shingle_offset, x.num_shingles, shingles + y.shingle_offset,
-                               y.num_shingles) >= o_.verify_threshold;
+      bool ok = jaccard_sorted(view.shingles(a), x.num_shingles, view.shingles(b), y.num_shingles) >=
+                o_.verify_threshold;
       if (!ok) rejected.fetch_add(1, std::memory_order_relaxed);
       return ok;
     };
@@ -386,7 +541,7 @@ class Index {
     // verify_max_compare) it passes verification with and is not yet connected to. The
     // pairs tried are a function of the bucket alone, and skipping a pair only when its
     // ends are already connected never changes connectivity, so the components are the
-    // same in any order and on any number of threads.
+    // same in any order, on any number of threads or ranks.
     auto bucket_walker = [&](bool verify, uint64_t memory, ExternalSorter<KeyRecord>& sorter) {
       Key128 current;
       bool have = false;
@@ -411,19 +566,50 @@ class Index {
       });
       candidate_pairs.fetch_add(pairs);
     };
-    const uint64_t merge_memory = std::max<uint64_t>(o_.memory_bytes / 2, 4096);
-    const size_t num_sorters = sorters_.size();
-    tbb::parallel_for(size_t(0), num_sorters, [&](size_t i) {
-      bool exact = uses_exact(o_.mode) && i == 0;
-      bucket_walker(!exact && verify_, merge_memory / num_sorters, sorters_[i]);
+    const size_t num_walk = walk->size();
+    tbb::parallel_for(size_t(0), num_walk, [&](size_t i) {
+      bucket_walker(!walk_is_exact[i] && verify_, merge_memory_ / std::max<size_t>(1, num_walk), (*walk)[i]);
     });
-    stats_.candidate_pairs = candidate_pairs;
-    stats_.pairs_verified = verified;
-    stats_.pairs_rejected = rejected;
+    for (auto& s : owned_storage) s.remove_runs();
+    uint64_t counters[7] = {candidate_pairs.load(), verified.load(), rejected.load(), stats_.docs,
+                            stats_.bytes, stats_.docs_unreadable, stats_.docs_without_shingles};
+    comm_.allreduce_sum(counters, 7);
+    stats_.candidate_pairs = counters[0];
+    stats_.pairs_verified = counters[1];
+    stats_.pairs_rejected = counters[2];
+    stats_.docs = counters[3];
+    stats_.bytes = counters[4];
+    stats_.docs_unreadable = counters[5];
+    stats_.docs_without_shingles = counters[6];
     uf.flatten();
 
+    if (distributed) {
+      // Every rank's partition as (element, root) edges; rank 0 joins them.
+      std::string edges;
+      for (uint64_t i = 0; i < N; ++i) {
+        uint64_t r = uf.parent(i);
+        if (r == i) continue;
+        uint64_t e[2] = {i, r};
+        edges.append(reinterpret_cast<const char*>(e), sizeof e);
+      }
+      std::vector<std::string> all = comm_.gather(edges);
+      uint64_t runs = stats_.runs_spilled;
+      comm_.allreduce_sum(&runs, 1);
+      stats_.runs_spilled = runs;
+      if (comm_.rank() != 0) return;
+      for (size_t r = 1; r < all.size(); ++r) {
+        const uint64_t* e = reinterpret_cast<const uint64_t*>(all[r].data());
+        for (size_t k = 0; k + 1 < all[r].size() / sizeof(uint64_t); k += 2) uf.unite(e[k], e[k + 1]);
+      }
+      uf.flatten();
+    }
+    survivors(uf, view);
+  }
+
+  void survivors(ConcurrentUnionFind& uf, const DocView& view) {
+    const uint64_t N = total_docs_;
     // Members of clusters of two or more, grouped by root (= smallest ordinal).
-    ExternalSorter<MemberRecord> members(work_, "members");
+    ExternalSorter<MemberRecord> members(rank_dir_, "members");
     for (uint64_t i = 0; i < N; ++i) {
       uint64_t r = uf.parent(i);
       if (r == i) continue;
@@ -433,39 +619,38 @@ class Index {
         ++stats_.runs_spilled;
       }
     }
-    ExternalSorter<RemovedDoc> removed(work_, "removed");
+    ExternalSorter<RemovedDoc> removed(rank_dir_, "removed");
     AtomicFile clusters(o_.output_dir + "/clusters.jsonl");
     std::string out;
     std::vector<uint64_t> group;
     auto better = [&](uint64_t a, uint64_t b) {  // the survivor rule (see dedup.h)
-      const DocMeta& x = meta[a];
-      const DocMeta& y = meta[b];
+      const DocMeta& x = view.meta(a);
+      const DocMeta& y = view.meta(b);
       if (x.quality != y.quality) return x.quality > y.quality;
       if (x.text_bytes != y.text_bytes) return x.text_bytes > y.text_bytes;
       return a < b;
     };
-    MappedFile ids_file(work_ + "/ids.bin");
-    auto id_of = [&](uint64_t d) { return std::string_view(ids_file.data() + meta[d].id_offset, meta[d].id_len); };
     auto finish_group = [&] {
       if (group.empty()) return;
       uint64_t survivor = group[0];
       for (uint64_t d : group)
         if (better(d, survivor)) survivor = d;
+      const DocMeta& best = view.meta(survivor);
       const uint64_t root = group[0];
       ++stats_.num_clusters;
       stats_.docs_in_clusters += group.size();
       ++stats_.cluster_sizes[group.size()];
       out += cat("{\"cluster\":", root, ",\"size\":", group.size(), ",\"survivor\":");
-      append_json_string(out, id_of(survivor));
+      append_json_string(out, view.id(survivor));
       out += ",\"members\":[";
       for (size_t i = 0; i < group.size(); ++i) {
         if (i) out += ',';
-        append_json_string(out, id_of(group[i]));
+        append_json_string(out, view.id(group[i]));
       }
       out += "],\"exact\":[";
       for (size_t i = 0; i < group.size(); ++i) {
         if (i) out += ',';
-        out += meta[group[i]].exact == meta[survivor].exact ? "true" : "false";
+        out += view.meta(group[i]).exact == best.exact ? "true" : "false";
       }
       out += "]}\n";
       if (out.size() > (1 << 20)) {
@@ -474,8 +659,8 @@ class Index {
       }
       for (uint64_t d : group) {
         if (d == survivor) continue;
-        const DocMeta& m = meta[d];
-        bool exact = m.exact == meta[survivor].exact;
+        const DocMeta& m = view.meta(d);
+        bool exact = m.exact == best.exact;
         (exact ? stats_.docs_removed_exact : stats_.docs_removed_near) += 1;
         (exact ? stats_.bytes_removed_exact : stats_.bytes_removed_near) += m.text_bytes;
         removed.push({m.input, exact ? 0u : 1u, m.source_offset, root});
@@ -486,7 +671,7 @@ class Index {
       }
       group.clear();
     };
-    members.merge(merge_memory, [&](const MemberRecord& r) {
+    members.merge(merge_memory_, [&](const MemberRecord& r) {
       if (group.empty() || group[0] != r.root) {
         finish_group();
         group.push_back(r.root);
@@ -500,7 +685,7 @@ class Index {
     {
       BinaryWriter file(work_ + "/removed.bin.tmp");
       std::vector<RemovedDoc> chunk;
-      removed.merge(merge_memory, [&](const RemovedDoc& r) {
+      removed.merge(merge_memory_, [&](const RemovedDoc& r) {
         chunk.push_back(r);
         if (chunk.size() == 8192) {
           file.write(chunk.data(), chunk.size() * sizeof(RemovedDoc));
@@ -540,15 +725,19 @@ class Index {
 
   const std::vector<std::string>& inputs_;
   const DedupOptions& o_;
-  std::string work_;
+  std::string work_, rank_dir_;
   MinHasher hasher_;
+  Comm& comm_;
   int threads_ = 1;
   bool verify_ = false;
   int bands_ = 0;
-  uint64_t sort_budget_ = 0;
+  uint64_t sort_budget_ = 0, merge_memory_ = 0;
+  size_t first_input_ = 0, end_input_ = 0;
   std::string identity_;
   std::vector<ExternalSorter<KeyRecord>> sorters_;
-  uint64_t num_docs_ = 0;
+  uint64_t num_docs_ = 0;                          // this rank's documents
+  std::vector<uint64_t> bases_;                    // (ranks) first global ordinal of each rank
+  uint64_t total_docs_ = 0;
   DedupStats stats_;
 };
 

@@ -48,19 +48,39 @@ struct ShardWriterOptions {
   int zstd_level = 1;                // token ids compress little; level 1 is 2× faster than 3 for ~1% size
 };
 
+// A block ready to be written: its stored bytes (compressed or raw) and raw-token hash.
+struct EncodedBlock {
+  std::string stored;
+  uint64_t hash = 0;
+  uint32_t num_tokens = 0;
+};
+
 // Writes one .kts shard atomically (temp + rename in finish()).
+//
+// By default full blocks are encoded and written as they fill. With `deferred` set, full
+// blocks wait in take_full_blocks() so a caller can encode them on other threads
+// (encode_block is thread-safe) and hand them back in order with write_block(); that is
+// how `kiln pack` keeps compression off its serial path.
 class TokenShardWriter {
  public:
-  TokenShardWriter(std::string path, const ShardWriterOptions& options);
+  TokenShardWriter(std::string path, const ShardWriterOptions& options, bool deferred = false);
   ~TokenShardWriter();
   // Appends one document's tokens (the caller includes the EOT it wants at the end).
   void add_document(const uint32_t* tokens, size_t count);
+  // Deferred mode: the blocks filled since the last call, in order.
+  std::vector<std::vector<uint32_t>> take_full_blocks();
+  static EncodedBlock encode_block(const std::vector<uint32_t>& tokens, const ShardWriterOptions& options);
+  void write_block(const EncodedBlock& block);
+  // Writes what is pending (a deferred caller must have written every block it took).
   void finish();
   uint64_t num_tokens() const { return num_tokens_; }
   uint64_t num_docs() const { return doc_starts_.size(); }
+  const ShardWriterOptions& options() const { return options_; }
 
  private:
   void flush_block();
+  bool deferred_;
+  std::vector<std::vector<uint32_t>> full_blocks_;
   std::string path_;
   ShardWriterOptions options_;
   std::unique_ptr<AtomicFile> file_;

@@ -58,8 +58,8 @@ void encode_tokens(const uint32_t* tokens, size_t count, uint32_t dtype_bytes, s
 
 // ---- TokenShardWriter ----------------------------------------------------------------
 
-TokenShardWriter::TokenShardWriter(std::string path, const ShardWriterOptions& options)
-    : path_(std::move(path)), options_(options), file_(std::make_unique<AtomicFile>(path_)) {
+TokenShardWriter::TokenShardWriter(std::string path, const ShardWriterOptions& options, bool deferred)
+    : deferred_(deferred), path_(std::move(path)), options_(options), file_(std::make_unique<AtomicFile>(path_)) {
   if (options_.dtype_bytes != 2 && options_.dtype_bytes != 4) throw Error("token shard dtype must be 2 or 4 bytes");
   if (options_.block_tokens == 0) throw Error("block_tokens must be positive");
   pending_.reserve(options_.block_tokens);
@@ -69,33 +69,58 @@ TokenShardWriter::~TokenShardWriter() = default;
 
 void TokenShardWriter::add_document(const uint32_t* tokens, size_t count) {
   doc_starts_.push_back(num_tokens_);
-  for (size_t i = 0; i < count; ++i) {
-    if (options_.dtype_bytes == 2 && tokens[i] > 0xFFFF)
-      throw Error(cat(path_, ": token id ", tokens[i], " does not fit the store's uint16 dtype"));
-    pending_.push_back(tokens[i]);
+  if (options_.dtype_bytes == 2)
+    for (size_t i = 0; i < count; ++i)
+      if (tokens[i] > 0xFFFF) throw Error(cat(path_, ": token id ", tokens[i], " does not fit the store's uint16 dtype"));
+  while (count > 0) {
+    size_t take = std::min<size_t>(count, options_.block_tokens - pending_.size());
+    pending_.insert(pending_.end(), tokens, tokens + take);
+    tokens += take;
+    count -= take;
+    num_tokens_ += take;
     if (pending_.size() == options_.block_tokens) flush_block();
   }
-  num_tokens_ += count;
+}
+
+std::vector<std::vector<uint32_t>> TokenShardWriter::take_full_blocks() { return std::move(full_blocks_); }
+
+EncodedBlock TokenShardWriter::encode_block(const std::vector<uint32_t>& tokens, const ShardWriterOptions& options) {
+  EncodedBlock block;
+  std::string raw;
+  encode_tokens(tokens.data(), tokens.size(), options.dtype_bytes, raw);
+  block.hash = XXH3_64bits(raw.data(), raw.size());
+  block.num_tokens = uint32_t(tokens.size());
+  if (options.compress) {
+    compress_append(Compression::kZstd, options.zstd_level, raw, block.stored);
+  } else {
+    block.stored = std::move(raw);
+  }
+  return block;
+}
+
+void TokenShardWriter::write_block(const EncodedBlock& block) {
+  file_->write(block.stored);
+  blocks_.push_back({offset_, block.hash, uint32_t(block.stored.size()), block.num_tokens});
+  offset_ += block.stored.size();
 }
 
 void TokenShardWriter::flush_block() {
   if (pending_.empty()) return;
-  std::string raw, stored;
-  encode_tokens(pending_.data(), pending_.size(), options_.dtype_bytes, raw);
-  uint64_t hash = XXH3_64bits(raw.data(), raw.size());
-  if (options_.compress) {
-    compress_append(Compression::kZstd, options_.zstd_level, raw, stored);
-  } else {
-    stored = std::move(raw);
+  if (deferred_) {
+    full_blocks_.push_back(std::move(pending_));
+    pending_ = {};
+    pending_.reserve(options_.block_tokens);
+    return;
   }
-  file_->write(stored);
-  blocks_.push_back({offset_, hash, uint32_t(stored.size()), uint32_t(pending_.size())});
-  offset_ += stored.size();
+  write_block(encode_block(pending_, options_));
   pending_.clear();
 }
 
 void TokenShardWriter::finish() {
-  flush_block();
+  for (auto& b : full_blocks_) write_block(encode_block(b, options_));
+  full_blocks_.clear();
+  if (!pending_.empty()) write_block(encode_block(pending_, options_));
+  pending_.clear();
   std::string index;
   for (const auto& b : blocks_) {
     put(index, b.offset);

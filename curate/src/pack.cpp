@@ -31,6 +31,9 @@ struct PackBatch {
   std::vector<std::vector<uint32_t>> tokens;  // per record (empty for unreadable)
   std::vector<bool> val;
   uint64_t file_offset = 0;
+  // Blocks the batch filled, per split (0 = train, 1 = val), raw then encoded.
+  std::vector<std::vector<uint32_t>> full[2];
+  std::vector<EncodedBlock> encoded[2];
 };
 
 std::string tag(size_t i) {
@@ -123,8 +126,8 @@ PackStats pack_store(const std::vector<std::string>& inputs, const TextEncoder& 
     result.size = file_size(path);
     result.train = {"train-" + tag(i) + ".kts", path, 0, 0};
     result.val = {"val-" + tag(i) + ".kts", path, 0, 0};
-    TokenShardWriter train((out / result.train.path).string(), shard_options);
-    TokenShardWriter val((out / result.val.path).string(), shard_options);
+    TokenShardWriter train((out / result.train.path).string(), shard_options, /*deferred=*/true);
+    TokenShardWriter val((out / result.val.path).string(), shard_options, /*deferred=*/true);
     auto reader = DocumentReader::open(path, options.reader);
     bool reader_done = false;
     tbb::parallel_pipeline(
@@ -168,8 +171,7 @@ PackStats pack_store(const std::vector<std::string>& inputs, const TextEncoder& 
                                                        }
                                                        return b;
                                                      }) &
-            tbb::make_filter<PackBatch*, void>(tbb::filter_mode::serial_in_order, [&](PackBatch* raw) {
-              std::unique_ptr<PackBatch> b(raw);
+            tbb::make_filter<PackBatch*, PackBatch*>(tbb::filter_mode::serial_in_order, [&](PackBatch* b) {
               for (size_t k = 0; k < b->records.size(); ++k) {
                 ++result.docs_read;
                 if (b->records[k].rejected()) {
@@ -179,6 +181,24 @@ PackStats pack_store(const std::vector<std::string>& inputs, const TextEncoder& 
                 result.text_bytes += b->records[k].doc.text.size();
                 (b->val[k] ? val : train).add_document(b->tokens[k].data(), b->tokens[k].size());
               }
+              b->tokens.clear();
+              b->full[0] = train.take_full_blocks();
+              b->full[1] = val.take_full_blocks();
+              return b;
+            }) &
+            // Blocks are compressed and hashed on the workers, then written in order.
+            tbb::make_filter<PackBatch*, PackBatch*>(tbb::filter_mode::parallel,
+                                                     [&](PackBatch* b) {
+                                                       for (int s = 0; s < 2; ++s)
+                                                         for (auto& block : b->full[s])
+                                                           b->encoded[s].push_back(
+                                                               TokenShardWriter::encode_block(block, shard_options));
+                                                       return b;
+                                                     }) &
+            tbb::make_filter<PackBatch*, void>(tbb::filter_mode::serial_in_order, [&](PackBatch* raw) {
+              std::unique_ptr<PackBatch> b(raw);
+              for (auto& block : b->encoded[0]) train.write_block(block);
+              for (auto& block : b->encoded[1]) val.write_block(block);
               if (options.on_progress) {
                 ProgressInfo p;
                 p.inputs_total = inputs.size();

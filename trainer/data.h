@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "trainer/rng.h"
@@ -44,6 +45,12 @@ class TokenArray final : public TokenSource {
 std::unique_ptr<TokenArray> open_token_file(const std::string& path);
 // Writes headerless uint16 tokens (nanoGPT layout); throws if a token does not fit.
 void write_token_file(const std::string& path, const std::vector<int32_t>& tokens);
+
+// Tokens for training or evaluation from a path: `.bin` is a token file (above); anything
+// else is text (plain, .gz or .zst), tokenized byte-level.
+std::unique_ptr<TokenArray> load_tokens(const std::string& path);
+// Splits off the last `fraction` of the tokens (nanoGPT's shakespeare_char: 0.1) as validation.
+std::pair<TokenArray, TokenArray> split_tokens(const TokenArray& all, double val_fraction);
 
 // Byte-level tokenization (vocabulary 256): every byte is a token. Stands in for the
 // tokenizer library in the train/eval/generate loop; bits-per-byte is exact with it.

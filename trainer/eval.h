@@ -79,4 +79,45 @@ struct BiasResult {
 // Whole-sentence log-likelihood (every token after the first), as lm-evaluation-harness's crows_pairs.
 BiasResult evaluate_bias_pairs(GPT& model, const std::vector<SentencePair>& pairs, const Tokenize& tokenize);
 
+// ---- `kiln eval`: one call that loads a model, runs the requested evaluations and builds
+// the report (JSON, and self-contained HTML with the training log's loss curve) ----
+struct EvalOptions {
+  std::string model_path;        // kiln or llm.c checkpoint
+  std::string data_path;         // perplexity data (see load_tokens); "" = skip
+  PerplexityOptions perplexity;
+  std::string choice_path;       // multiple-choice JSONL (HellaSwag); "" = skip
+  std::string pairs_path;        // CrowS-Pairs CSV; "" = skip
+  size_t limit = 0;              // items per multiple-choice / pairs set (0 = all)
+  std::string log_path;          // training log (CSV or JSONL from `kiln train`) for the loss curve
+  int threads = 0;               // CPU threads (0 = all cores)
+};
+
+struct LogPoint {
+  uint64_t step = 0;
+  double loss = 0;
+  double val_loss = -1;  // < 0 where not measured
+};
+
+struct EvalReport {
+  std::string model_path;
+  GPTConfig config;
+  size_t num_params = 0;
+  bool has_perplexity = false, has_choice = false, has_pairs = false;
+  PerplexityResult perplexity;
+  ChoiceResult choice;
+  BiasResult pairs;
+  std::vector<LogPoint> curve;
+  double seconds = 0;
+
+  std::string to_json() const;
+  std::string to_html() const;  // no external resources: inline CSS and an SVG loss curve
+};
+
+// Tokenization is byte-level until the tokenizer library is wired in: multiple choice and
+// pairs need a model with vocab_size 256. Throws kiln::Error otherwise.
+EvalReport run_eval(const EvalOptions& options);
+
+// Reads a training log written by train() (CSV or JSONL).
+std::vector<LogPoint> read_train_log(const std::string& path);
+
 }  // namespace kiln::trainer

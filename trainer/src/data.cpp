@@ -48,6 +48,18 @@ void write_token_file(const std::string& path, const std::vector<int32_t>& token
   write_file(path, bytes);
 }
 
+std::unique_ptr<TokenArray> load_tokens(const std::string& path) {
+  if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".bin") == 0) return open_token_file(path);
+  return std::make_unique<TokenArray>(byte_tokens(read_file(path)));
+}
+
+std::pair<TokenArray, TokenArray> split_tokens(const TokenArray& all, double val_fraction) {
+  if (val_fraction < 0 || val_fraction >= 1) throw Error(cat("validation fraction must be in [0, 1), got ", val_fraction));
+  const auto& t = all.tokens();
+  const size_t cut = t.size() - (size_t)(t.size() * val_fraction);
+  return {TokenArray({t.begin(), t.begin() + cut}), TokenArray({t.begin() + cut, t.end()})};
+}
+
 std::vector<int32_t> byte_tokens(std::string_view text) {
   std::vector<int32_t> tokens(text.size());
   for (size_t i = 0; i < text.size(); i++) tokens[i] = (unsigned char)text[i];

@@ -1,0 +1,146 @@
+// kiln train: train a GPT on token or text data (CPU backend).
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "corpus/error.h"
+#include "curate/cli/verb.h"
+#include "trainer/train.h"
+
+namespace kiln::cli {
+namespace {
+
+std::string duration(double seconds) {
+  char buf[32];
+  const long s = std::lround(seconds);
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
+  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  return buf;
+}
+
+int run_train(const std::vector<std::string>& args) {
+  using namespace kiln::trainer;
+  po::options_description options("options");
+  options.add_options()
+      ("data", po::value<std::string>()->required(), "training data: .bin token file (nanoGPT uint16 or llm.c shard) or text (byte-level)")
+      ("val", po::value<std::string>(), "validation data (same formats); default: the last --val-fraction of --data")
+      ("val-fraction", po::value<double>()->default_value(0.1), "share of --data held out for validation when --val is absent (0 = none)")
+      ("config", po::value<std::string>(), "model TOML ([model] n_layer, n_head, n_embd, block_size, vocab_size, position, norm); flags below override it")
+      ("n-layer", po::value<int>(), "layers (default 4)")
+      ("n-head", po::value<int>(), "attention heads (default 4)")
+      ("n-embd", po::value<int>(), "channels (default 128)")
+      ("block-size", po::value<int>(), "context length (default 64)")
+      ("vocab-size", po::value<int>(), "vocabulary (default 256: byte-level text; padded to a multiple of 64)")
+      ("position", po::value<std::string>(), "learned | rope (default learned)")
+      ("norm", po::value<std::string>(), "layernorm | rmsnorm (default layernorm)")
+      ("init", po::value<std::string>(), "start from this checkpoint's weights (kiln or llm.c): fine-tuning")
+      ("resume", po::value<std::string>(), "continue the run saved in this kiln checkpoint (bit-exact)")
+      ("batch-size,b", po::value<int>()->default_value(12), "sequences per micro-step (B)")
+      ("seq-len,t", po::value<int>(), "tokens per sequence (T; default block size)")
+      ("grad-accum", po::value<int>()->default_value(1), "micro-steps per optimizer step")
+      ("steps", po::value<int>()->default_value(2000), "optimizer steps")
+      ("lr", po::value<float>()->default_value(1e-3f), "peak learning rate")
+      ("min-lr", po::value<float>(), "final learning rate of the cosine decay (default lr/10)")
+      ("warmup", po::value<int>()->default_value(100), "linear warmup steps")
+      ("weight-decay", po::value<float>()->default_value(0.1f), "AdamW decoupled weight decay (matmul weights only)")
+      ("beta2", po::value<float>()->default_value(0.99f), "AdamW beta2")
+      ("grad-clip", po::value<float>()->default_value(1.0f), "clip the global gradient norm to this (0 = off)")
+      ("seed", po::value<uint64_t>()->default_value(1337), "seed for initialization, data order and masking")
+      ("order", po::value<std::string>()->default_value("random"), "random (nanoGPT windows) | sequential (llm.c)")
+      ("objective", po::value<std::string>()->default_value("next-token"), "next-token | masked-lm")
+      ("val-every", po::value<int>()->default_value(250), "steps between validation losses (0 = end only)")
+      ("val-batches", po::value<int>()->default_value(20), "batches per validation loss")
+      ("checkpoint-every", po::value<int>()->default_value(0), "steps between checkpoints (0 = end only)")
+      ("output,o", po::value<std::string>()->default_value("model.kiln"), "kiln checkpoint to write")
+      ("llmc", po::value<std::string>(), "also write an llm.c model file here at the end")
+      ("log", po::value<std::string>(), "training log: .csv or .jsonl")
+      ("print-every", po::value<int>()->default_value(10), "steps between progress lines")
+      ("threads,j", po::value<int>()->default_value(0), "CPU threads (0 = all cores)");
+  po::positional_options_description positional;
+  auto parsed = parse_args(args, options, positional, "kiln train --data FILE [options]",
+                           "kiln train --data tinyshakespeare.txt --steps 2000 -o shakespeare.kiln --log train.csv");
+  if (parsed.help) return 0;
+  auto& v = parsed.values;
+
+  TrainOptions o;
+  o.model = {.max_seq_len = 64, .vocab_size = 256, .num_layers = 4, .num_heads = 4, .channels = 128};
+  if (v.count("config")) read_model_config(v["config"].as<std::string>(), o.model);
+  if (v.count("n-layer")) o.model.num_layers = v["n-layer"].as<int>();
+  if (v.count("n-head")) o.model.num_heads = v["n-head"].as<int>();
+  if (v.count("n-embd")) o.model.channels = v["n-embd"].as<int>();
+  if (v.count("block-size")) o.model.max_seq_len = v["block-size"].as<int>();
+  if (v.count("vocab-size")) o.model.vocab_size = v["vocab-size"].as<int>();
+  if (v.count("position")) {
+    const auto p = v["position"].as<std::string>();
+    if (p != "learned" && p != "rope") throw Error("--position must be learned or rope");
+    o.model.position = p == "rope" ? PositionEncoding::kRope : PositionEncoding::kLearned;
+  }
+  if (v.count("norm")) {
+    const auto n = v["norm"].as<std::string>();
+    if (n != "layernorm" && n != "rmsnorm") throw Error("--norm must be layernorm or rmsnorm");
+    o.model.norm = n == "rmsnorm" ? NormKind::kRmsNorm : NormKind::kLayerNorm;
+  }
+  if (v.count("init")) o.init_checkpoint = v["init"].as<std::string>();
+  if (v.count("resume")) o.resume_checkpoint = v["resume"].as<std::string>();
+  o.batch_size = v["batch-size"].as<int>();
+  o.seq_len = v.count("seq-len") ? v["seq-len"].as<int>() : o.model.max_seq_len;
+  o.grad_accum_steps = v["grad-accum"].as<int>();
+  o.max_steps = v["steps"].as<int>();
+  o.lr.max_lr = v["lr"].as<float>();
+  o.lr.min_lr = v.count("min-lr") ? v["min-lr"].as<float>() : o.lr.max_lr / 10;
+  o.lr.warmup_steps = v["warmup"].as<int>();
+  o.adamw.weight_decay = v["weight-decay"].as<float>();
+  o.adamw.beta2 = v["beta2"].as<float>();
+  o.adamw.grad_clip = v["grad-clip"].as<float>();
+  o.seed = v["seed"].as<uint64_t>();
+  const auto order = v["order"].as<std::string>();
+  if (order != "random" && order != "sequential") throw Error("--order must be random or sequential");
+  o.data_order = order == "random" ? DataOrder::kRandom : DataOrder::kSequential;
+  const auto objective = v["objective"].as<std::string>();
+  if (objective != "next-token" && objective != "masked-lm") throw Error("--objective must be next-token or masked-lm");
+  o.objective = objective == "masked-lm" ? Objective::kMaskedLM : Objective::kNextToken;
+  o.val_every = v["val-every"].as<int>();
+  o.val_batches = v["val-batches"].as<int>();
+  o.checkpoint_every = v["checkpoint-every"].as<int>();
+  o.checkpoint_path = v["output"].as<std::string>();
+  if (v.count("llmc")) o.llmc_path = v["llmc"].as<std::string>();
+  if (v.count("log")) o.log_path = v["log"].as<std::string>();
+  o.threads = v["threads"].as<int>();
+
+  auto all = load_tokens(v["data"].as<std::string>());
+  std::unique_ptr<TokenArray> train_tokens, val_tokens;
+  if (v.count("val")) {
+    train_tokens = std::move(all);
+    val_tokens = load_tokens(v["val"].as<std::string>());
+  } else if (v["val-fraction"].as<double>() > 0) {
+    auto [t, val] = split_tokens(*all, v["val-fraction"].as<double>());
+    train_tokens = std::make_unique<TokenArray>(std::move(t));
+    val_tokens = std::make_unique<TokenArray>(std::move(val));
+  } else {
+    train_tokens = std::move(all);
+  }
+  const int print_every = std::max(1, v["print-every"].as<int>());
+  const bool tty = ::isatty(2);
+  std::fprintf(stderr, "kiln train: %llu training tokens, %llu validation tokens\n",
+               (unsigned long long)train_tokens->size(), val_tokens ? (unsigned long long)val_tokens->size() : 0ULL);
+  TrainResult r = train(o, *train_tokens, val_tokens.get(), [&](const TrainProgress& p) {
+    if (p.step % print_every && p.val_loss < 0 && p.step != p.max_steps) return;
+    char val[32] = "";
+    if (p.val_loss >= 0) std::snprintf(val, sizeof val, " | val %.4f", p.val_loss);
+    std::fprintf(stderr, "%sstep %llu/%llu | loss %.4f%s | lr %.2e | norm %.2f | %.0f tok/s | ETA %s%s",
+                 tty ? "\r\033[K" : "", (unsigned long long)p.step, (unsigned long long)p.max_steps, p.loss, val, p.lr,
+                 p.grad_norm, p.tokens_per_second, duration(p.eta_seconds).c_str(),
+                 !tty || p.val_loss >= 0 || p.step == p.max_steps ? "\n" : "");
+  });
+  std::printf("steps %llu, final loss %.4f", (unsigned long long)r.steps, r.final_loss);
+  if (r.val_loss >= 0) std::printf(", val loss %.4f", r.val_loss);
+  std::printf(", %.1f s, %.0f tokens/s; checkpoint %s\n", r.seconds, r.tokens / std::max(r.seconds, 1e-9),
+              o.checkpoint_path.c_str());
+  return 0;
+}
+
+const VerbRegistration kTrain{{"train", "train a GPT on token or text data (CPU)", run_train}};
+
+}  // namespace
+}  // namespace kiln::cli

@@ -73,6 +73,10 @@ struct DecodeFilesOptions {
 };
 uint64_t decode_files(const DecodeFilesOptions& options);  // returns documents decoded
 
+// Writes `source` as an HF tokenizer.json (output *.json; tiktoken ranks become a merge
+// list with ignore_merges, which encodes identically) or as .tiktoken ranks.
+void convert_tokenizer(const TokenizerSource& source, const std::string& output);
+
 // A JSON summary: kind, pattern, vocab size, tokens, merges, special tokens, options.
 std::string tokenizer_info(const TokenizerSource& source);
 

@@ -29,13 +29,16 @@ const flat = new Uint32Array(total);
 let k = 0;
 for (const a of ref) { flat.set(a, k); k += a.length; }
 fs.writeFileSync(idsOut, Buffer.from(flat.buffer));
-const t = [];
+// Wall time and CPU time (user+system of the process; wasm runs on this one thread).
+const cpuSeconds = (u) => (u.user + u.system) / 1e6;
+const t = [], tc = [];
 for (let r = 0; r < runs; r++) {
-  const t0 = process.hrtime.bigint();
+  const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
   for (const d of docs) enc.encode_ordinary(d);
   t.push(mb / (Number(process.hrtime.bigint() - t0) / 1e9));
+  tc.push(mb / cpuSeconds(process.cpuUsage(c0)));
 }
-console.log(`tiktoken-wasm ${encoding} ${label} threads=1 MB/s=${median(t).toFixed(2)} tokens=${total}`);
+console.log(`tiktoken-wasm ${encoding} ${label} threads=1 MB/s=${median(t).toFixed(2)} cpu_MB/s=${median(tc).toFixed(2)} tokens=${total}`);
 enc.free();
 
 if (hfJson) {
@@ -48,15 +51,17 @@ if (hfJson) {
   for (const a of hfIds) for (const id of a) if (flat[i++] !== id) same = false;
   if (i !== total) same = false;
   if (!same) console.log(`hf ${encoding} ${label}: ids DIFFER from tiktoken`);
-  const ts = [], tb = [];
+  const ts = [], tsc = [], tb = [];
   for (let r = 0; r < runs; r++) {
     let t0 = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
     for (const d of docs) await tok.encode(d, null, { addSpecialTokens: false });
     ts.push(mb / (Number(process.hrtime.bigint() - t0) / 1e9));
+    tsc.push(mb / cpuSeconds(process.cpuUsage(c0)));
     t0 = process.hrtime.bigint();
     await tok.encodeBatch(docs, { addSpecialTokens: false });
     tb.push(mb / (Number(process.hrtime.bigint() - t0) / 1e9));
   }
-  console.log(`hf-tokenizers ${encoding} ${label} threads=1 MB/s=${median(ts).toFixed(2)} ids_equal=${same}`);
+  console.log(`hf-tokenizers ${encoding} ${label} threads=1 MB/s=${median(ts).toFixed(2)} cpu_MB/s=${median(tsc).toFixed(2)} ids_equal=${same}`);
   console.log(`hf-tokenizers ${encoding} ${label} batch(all threads) MB/s=${median(tb).toFixed(2)}`);
 }

@@ -151,13 +151,27 @@ int run_info(const std::vector<std::string>& args) {
   return 0;
 }
 
+int run_convert(const std::vector<std::string>& args) {
+  po::options_description options("options");
+  add_source_flags(options);
+  options.add_options()("output,o", po::value<std::string>()->required(), "tokenizer.json (HF) or .tiktoken to write");
+  po::positional_options_description positional;
+  positional.add("tokenizer", 1);
+  auto parsed = parse_args(args, options, positional, "kiln tokenizer convert TOKENIZER -o OUTPUT [options]",
+                           "kiln tokenizer convert cl100k_base.tiktoken -o cl100k_tokenizer.json");
+  if (parsed.help) return 0;
+  convert_tokenizer(source_from(parsed.values), parsed.values["output"].as<std::string>());
+  return 0;
+}
+
 int run_tokenizer(const std::vector<std::string>& args) {
   const char* usage =
-      "usage: kiln tokenizer <train|encode|decode|info> [options]  (each takes --help)\n"
+      "usage: kiln tokenizer <train|encode|decode|info|convert> [options]  (each takes --help)\n"
       "  train   learn a byte-level BPE from text/JSONL (merges identical to HF tokenizers)\n"
       "  encode  text or JSONL documents -> ids (text, JSONL or uint32 binary)\n"
       "  decode  ids -> text\n"
       "  info    summary of a tokenizer.json or .tiktoken file\n"
+      "  convert .tiktoken ranks <-> HF tokenizer.json (identical encodings)\n"
       "example:\n  kiln tokenizer encode -t cl100k_base.tiktoken notes.txt\n";
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << usage;
@@ -168,7 +182,8 @@ int run_tokenizer(const std::vector<std::string>& args) {
   if (args[0] == "encode") return run_encode(rest);
   if (args[0] == "decode") return run_decode(rest);
   if (args[0] == "info") return run_info(rest);
-  throw Error(cat("kiln tokenizer: unknown sub-command '", args[0], "': expected train, encode, decode or info"));
+  if (args[0] == "convert") return run_convert(rest);
+  throw Error(cat("kiln tokenizer: unknown sub-command '", args[0], "': expected train, encode, decode, info or convert"));
 }
 
 const VerbRegistration kReg{{"tokenizer", "train, encode, decode byte-level BPE", run_tokenizer}};

@@ -329,6 +329,15 @@ uint64_t decode_files(const DecodeFilesOptions& options) {
   return docs;
 }
 
+void convert_tokenizer(const TokenizerSource& source, const std::string& output) {
+  const Tokenizer tok = load_tokenizer(source);
+  if (ends_with(output, ".json") || ends_with(output, ".json.zst") || ends_with(output, ".json.gz")) {
+    tok.save_hf_json(output);
+  } else {
+    tok.save_tiktoken_file(output);
+  }
+}
+
 std::string tokenizer_info(const TokenizerSource& source) {
   const Tokenizer tok = load_tokenizer(source);
   std::string out = "{\"path\":";

@@ -4,6 +4,7 @@
 //   kiln dedup decontam  drop documents sharing 13-grams with eval sets
 // Flags map to dedup/ Options; the work is build_dedup_index / count_lines / the
 // Decontaminator plus one run_pipeline with the filter stage.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -95,6 +96,8 @@ int run_documents(const std::vector<std::string>& args) {
   pipeline.reader = o.reader;
   pipeline.output_dir = o.output_dir;
   apply_output_flags(v, pipeline);
+  // The filter pass's batches in flight come out of the same budget.
+  pipeline.batch_bytes = std::clamp<uint64_t>(o.memory_bytes / 16, 64 << 10, 4 << 20);
   o.threads = pipeline.threads;
   o.resume = pipeline.resume;
   std::vector<std::string> inputs = expand_inputs(v["inputs"].as<std::vector<std::string>>());

@@ -74,14 +74,24 @@ struct DataCursor {
   uint64_t rng_state = 0;  // kRandom: the Rng state before the next batch
 };
 
-class DataLoader {
+// Where (inputs, targets) batches come from; the trainer checkpoints its cursor.
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  // Fills inputs (B,T) and targets (B,T); a target < 0 is not trained on.
+  virtual void next(int32_t* inputs, int32_t* targets) = 0;
+  virtual DataCursor cursor() const = 0;
+  virtual void restore(const DataCursor& cursor) = 0;
+};
+
+class DataLoader final : public BatchSource {
  public:
   // Throws kiln::Error if the source has fewer than T+1 tokens.
   DataLoader(const TokenSource& source, const DataLoaderOptions& options);
   // Fills inputs (B,T) and targets (B,T) = inputs shifted by one token.
-  void next(int32_t* inputs, int32_t* targets);
-  DataCursor cursor() const { return {position_, rng_.state}; }
-  void restore(const DataCursor& cursor);
+  void next(int32_t* inputs, int32_t* targets) override;
+  DataCursor cursor() const override { return {position_, rng_.state}; }
+  void restore(const DataCursor& cursor) override;
   const DataLoaderOptions& options() const { return options_; }
 
  private:
@@ -90,6 +100,40 @@ class DataLoader {
   uint64_t position_ = 0;
   Rng rng_;
   std::vector<int32_t> window_;
+};
+
+// ---- supervised fine-tuning: prompt/response pairs, loss on the response only ----
+struct SftExample {
+  std::vector<int32_t> prompt;
+  std::vector<int32_t> response;
+};
+// JSONL with string fields "prompt" and "response" per line, tokenized byte-level.
+std::vector<SftExample> read_sft_jsonl(const std::string& path);
+
+struct SftLoaderOptions {
+  int batch_size = 8;       // B
+  int seq_len = 64;         // T; longer examples keep their first T+1 tokens
+  DataOrder order = DataOrder::kRandom;  // kRandom: examples drawn uniformly; kSequential: in order, cycling
+  uint64_t seed = 1337;
+  int32_t end_token = -1;   // appended after each response (and trained on) when >= 0
+  int32_t pad_token = 0;    // input token in the padding after a short example (never a target)
+};
+
+// Each row is one example: tokens prompt + response (+ end), inputs = tokens[0..T),
+// targets = tokens[1..T] where the target is a response (or end) token, -1 elsewhere
+// (prompt and padding), so only responses are learned.
+class SftLoader final : public BatchSource {
+ public:
+  SftLoader(std::vector<SftExample> examples, const SftLoaderOptions& options);
+  void next(int32_t* inputs, int32_t* targets) override;
+  DataCursor cursor() const override { return {position_, rng_.state}; }
+  void restore(const DataCursor& cursor) override;
+
+ private:
+  std::vector<SftExample> examples_;
+  SftLoaderOptions options_;
+  uint64_t position_ = 0;
+  Rng rng_;
 };
 
 }  // namespace kiln::trainer

@@ -74,11 +74,16 @@ struct TrainResult {
 // One training run. Throws kiln::Error on bad options or data.
 TrainResult train(const TrainOptions& options, const TokenSource& train_data, const TokenSource* val_data,
                   const TrainCallback& progress = {});
+// The same from any batch source (e.g. SftLoader for supervised fine-tuning).
+TrainResult train(const TrainOptions& options, std::unique_ptr<BatchSource> batches, const TokenSource* val_data,
+                  const TrainCallback& progress = {});
 
 // The loop's pieces, for tests and for callers that drive steps themselves.
 class Trainer {
  public:
   Trainer(const TrainOptions& options, const TokenSource& train_data);
+  // Batches from `batches` (its batch shape must be options.batch_size x options.seq_len).
+  Trainer(const TrainOptions& options, std::unique_ptr<BatchSource> batches);
   ~Trainer();
   // One optimizer step (grad_accum_steps micro-steps); returns the mean loss.
   float step();
@@ -98,7 +103,7 @@ class Trainer {
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<GPT> model_;
   std::unique_ptr<AdamW> optimizer_;
-  std::unique_ptr<DataLoader> loader_;
+  std::unique_ptr<BatchSource> loader_;
   Rng rng_;
   uint64_t step_ = 0;
   float last_lr_ = 0, last_grad_norm_ = 0;

@@ -23,7 +23,9 @@ int run_train(const std::vector<std::string>& args) {
   using namespace kiln::trainer;
   po::options_description options("options");
   options.add_options()
-      ("data", po::value<std::string>()->required(), "training data: .bin token file (nanoGPT uint16 or llm.c shard) or text (byte-level)")
+      ("data", po::value<std::string>(), "training data: .bin token file (nanoGPT uint16 or llm.c shard) or text (byte-level)")
+      ("sft", po::value<std::string>(), "supervised fine-tuning instead: JSONL with \"prompt\" and \"response\"; loss on responses only")
+      ("sft-end-token", po::value<int>()->default_value(-1), "token appended to each SFT response and trained on (-1 = none)")
       ("val", po::value<std::string>(), "validation data (same formats); default: the last --val-fraction of --data")
       ("val-fraction", po::value<double>()->default_value(0.1), "share of --data held out for validation when --val is absent (0 = none)")
       ("config", po::value<std::string>(), "model TOML ([model] n_layer, n_head, n_embd, block_size, vocab_size, position, norm); flags below override it")
@@ -58,7 +60,7 @@ int run_train(const std::vector<std::string>& args) {
       ("print-every", po::value<int>()->default_value(10), "steps between progress lines")
       ("threads,j", po::value<int>()->default_value(0), "CPU threads (0 = all cores)");
   po::positional_options_description positional;
-  auto parsed = parse_args(args, options, positional, "kiln train --data FILE [options]",
+  auto parsed = parse_args(args, options, positional, "kiln train (--data FILE | --sft FILE) [options]",
                            "kiln train --data tinyshakespeare.txt --steps 2000 -o shakespeare.kiln --log train.csv");
   if (parsed.help) return 0;
   auto& v = parsed.values;
@@ -108,9 +110,12 @@ int run_train(const std::vector<std::string>& args) {
   if (v.count("log")) o.log_path = v["log"].as<std::string>();
   o.threads = v["threads"].as<int>();
 
-  auto all = load_tokens(v["data"].as<std::string>());
+  if (!v.count("data") == !v.count("sft")) throw Error("give exactly one of --data and --sft");
+  auto all = v.count("data") ? load_tokens(v["data"].as<std::string>()) : std::make_unique<TokenArray>(std::vector<int32_t>{});
   std::unique_ptr<TokenArray> train_tokens, val_tokens;
-  if (v.count("val")) {
+  if (v.count("sft")) {
+    if (v.count("val")) val_tokens = load_tokens(v["val"].as<std::string>());
+  } else if (v.count("val")) {
     train_tokens = std::move(all);
     val_tokens = load_tokens(v["val"].as<std::string>());
   } else if (v["val-fraction"].as<double>() > 0) {
@@ -122,9 +127,7 @@ int run_train(const std::vector<std::string>& args) {
   }
   const int print_every = std::max(1, v["print-every"].as<int>());
   const bool tty = ::isatty(2);
-  std::fprintf(stderr, "kiln train: %llu training tokens, %llu validation tokens\n",
-               (unsigned long long)train_tokens->size(), val_tokens ? (unsigned long long)val_tokens->size() : 0ULL);
-  TrainResult r = train(o, *train_tokens, val_tokens.get(), [&](const TrainProgress& p) {
+  auto report = [&](const TrainProgress& p) {
     if (p.step % print_every && p.val_loss < 0 && p.step != p.max_steps) return;
     char val[32] = "";
     if (p.val_loss >= 0) std::snprintf(val, sizeof val, " | val %.4f", p.val_loss);
@@ -132,7 +135,22 @@ int run_train(const std::vector<std::string>& args) {
                  tty ? "\r\033[K" : "", (unsigned long long)p.step, (unsigned long long)p.max_steps, p.loss, val, p.lr,
                  p.grad_norm, p.tokens_per_second, duration(p.eta_seconds).c_str(),
                  !tty || p.val_loss >= 0 || p.step == p.max_steps ? "\n" : "");
-  });
+  };
+  TrainResult r;
+  if (v.count("sft")) {
+    auto examples = read_sft_jsonl(v["sft"].as<std::string>());
+    std::fprintf(stderr, "kiln train: %zu SFT examples\n", examples.size());
+    r = train(o,
+              std::make_unique<SftLoader>(std::move(examples),
+                                          SftLoaderOptions{.batch_size = o.batch_size, .seq_len = o.seq_len,
+                                                           .order = o.data_order, .seed = o.seed,
+                                                           .end_token = v["sft-end-token"].as<int>()}),
+              val_tokens.get(), report);
+  } else {
+    std::fprintf(stderr, "kiln train: %llu training tokens, %llu validation tokens\n",
+                 (unsigned long long)train_tokens->size(), val_tokens ? (unsigned long long)val_tokens->size() : 0ULL);
+    r = train(o, *train_tokens, val_tokens.get(), report);
+  }
   std::printf("steps %llu, final loss %.4f", (unsigned long long)r.steps, r.final_loss);
   if (r.val_loss >= 0) std::printf(", val loss %.4f", r.val_loss);
   std::printf(", %.1f s, %.0f tokens/s; checkpoint %s\n", r.seconds, r.tokens / std::max(r.seconds, 1e-9),

@@ -126,6 +126,34 @@ TEST(Training, TrainWritesLogCheckpointAndLlmcFile) {
   EXPECT_EQ(ck.params, llmc.params);
 }
 
+TEST(Sft, LoaderMasksPromptAndPadding) {
+  SftLoader loader({{byte_tokens("ab"), byte_tokens("cd")}},
+                   {.batch_size = 1, .seq_len = 6, .order = DataOrder::kSequential, .end_token = 0, .pad_token = 7});
+  std::vector<int32_t> x(6), y(6);
+  loader.next(x.data(), y.data());
+  EXPECT_EQ(x, (std::vector<int32_t>{'a', 'b', 'c', 'd', 0, 7}));
+  EXPECT_EQ(y, (std::vector<int32_t>{-1, 'c', 'd', 0, -1, -1}));  // only response and end are targets
+}
+
+TEST(Sft, TrainsOnResponsesOnly) {
+  TempDir dir;
+  write_file(dir.path("sft.jsonl"), "{\"prompt\": \"Q: 2\\nA:\", \"response\": \" 4\"}\n"
+                                    "{\"prompt\": \"Q: 3\\nA:\", \"response\": \" 9\"}\n");
+  auto examples = read_sft_jsonl(dir.path("sft.jsonl"));
+  ASSERT_EQ(examples.size(), 2u);
+  EXPECT_EQ(bytes_from_tokens(examples[0].prompt), "Q: 2\nA:");
+  TrainOptions o = tiny_options();
+  o.model.vocab_size = 256;
+  o.grad_accum_steps = 1;
+  o.lr = {.max_lr = 1e-2f, .min_lr = 1e-2f};
+  o.max_steps = 300;
+  o.adamw.weight_decay = 0.0f;
+  TrainResult r = train(o, std::make_unique<SftLoader>(examples, SftLoaderOptions{.batch_size = 4, .seq_len = 16}),
+                        nullptr);
+  EXPECT_LT(r.final_loss, 0.1f);  // 2 response tokens per example: memorized
+  EXPECT_EQ(r.steps, 300u);
+}
+
 TEST(Checkpoint, LlmcRoundTripIsByteIdentical) {
   // The fixture is an llm.c file (kiln's extension slots are 0 for this GPT-2 config).
   TempDir dir;

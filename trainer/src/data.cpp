@@ -1,5 +1,7 @@
 #include "trainer/data.h"
 
+#include <simdjson.h>
+
 #include <cstring>
 
 #include "corpus/error.h"
@@ -102,6 +104,58 @@ void DataLoader::next(int32_t* inputs, int32_t* targets) {
 }
 
 void DataLoader::restore(const DataCursor& cursor) {
+  position_ = cursor.position;
+  rng_.state = cursor.rng_state;
+}
+
+std::vector<SftExample> read_sft_jsonl(const std::string& path) {
+  const std::string text = read_file(path);
+  std::vector<SftExample> examples;
+  simdjson::dom::parser parser;
+  size_t start = 0, line_no = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    line_no++;
+    const std::string_view line(text.data() + start, end - start);
+    start = end + 1;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    simdjson::dom::element doc;
+    std::string_view prompt, response;
+    if (parser.parse(line.data(), line.size()).get(doc) || doc["prompt"].get_string().get(prompt) ||
+        doc["response"].get_string().get(response))
+      throw Error(cat(path, ":", line_no, ": expected a JSON object with string fields \"prompt\" and \"response\""));
+    examples.push_back({byte_tokens(prompt), byte_tokens(response)});
+  }
+  if (examples.empty()) throw Error(cat(path, ": no examples"));
+  return examples;
+}
+
+SftLoader::SftLoader(std::vector<SftExample> examples, const SftLoaderOptions& options)
+    : examples_(std::move(examples)), options_(options), rng_(options.seed) {
+  if (examples_.empty()) throw Error("sft: no examples");
+  if (options.batch_size <= 0 || options.seq_len <= 0) throw Error("sft: batch size and sequence length must be positive");
+}
+
+void SftLoader::next(int32_t* inputs, int32_t* targets) {
+  const int B = options_.batch_size, T = options_.seq_len;
+  std::vector<int32_t> seq;
+  for (int b = 0; b < B; b++) {
+    const SftExample& e =
+        examples_[options_.order == DataOrder::kRandom ? rng_.below(examples_.size()) : position_++ % examples_.size()];
+    seq = e.prompt;
+    seq.insert(seq.end(), e.response.begin(), e.response.end());
+    if (options_.end_token >= 0) seq.push_back(options_.end_token);
+    const size_t first_target = e.prompt.empty() ? 0 : e.prompt.size() - 1;  // position predicting response[0]
+    for (int t = 0; t < T; t++) {
+      const bool real = (size_t)t + 1 < seq.size();
+      inputs[(size_t)b * T + t] = (size_t)t < seq.size() ? seq[t] : options_.pad_token;
+      targets[(size_t)b * T + t] = real && (size_t)t >= first_target ? seq[t + 1] : -1;
+    }
+  }
+}
+
+void SftLoader::restore(const DataCursor& cursor) {
   position_ = cursor.position;
   rng_.state = cursor.rng_state;
 }

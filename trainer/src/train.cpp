@@ -8,7 +8,13 @@
 
 namespace kiln::trainer {
 
-Trainer::Trainer(const TrainOptions& options, const TokenSource& train_data) : options_(options) {
+Trainer::Trainer(const TrainOptions& options, const TokenSource& train_data)
+    : Trainer(options, std::make_unique<DataLoader>(
+                           train_data, DataLoaderOptions{.batch_size = options.batch_size, .seq_len = options.seq_len,
+                                                         .order = options.data_order, .seed = options.seed ^ 0xda7aULL})) {}
+
+Trainer::Trainer(const TrainOptions& options, std::unique_ptr<BatchSource> batches)
+    : options_(options), loader_(std::move(batches)) {
   if (options_.grad_accum_steps < 1) throw Error("train: grad_accum_steps must be at least 1");
   if (options_.lr.decay_steps == 0) options_.lr.decay_steps = options_.max_steps;
   backend_ = make_cpu_backend({.threads = options_.threads});
@@ -22,9 +28,6 @@ Trainer::Trainer(const TrainOptions& options, const TokenSource& train_data) : o
   if (options_.objective == Objective::kMaskedLM && config.padded_vocab() <= config.vocab_size)
     throw Error(cat("train: masked-LM uses token ", config.vocab_size, " as [MASK] and needs padded_vocab_size > vocab_size"));
   optimizer_ = std::make_unique<AdamW>(*model_, options_.adamw);
-  loader_ = std::make_unique<DataLoader>(
-      train_data, DataLoaderOptions{.batch_size = options_.batch_size, .seq_len = options_.seq_len,
-                                    .order = options_.data_order, .seed = options_.seed ^ 0xda7aULL});
   rng_ = Rng(options_.seed);
   if (!options_.resume_checkpoint.empty()) load(*start);
   else if (start) model_->upload_params(start->params);  // fine-tuning: weights only
@@ -158,7 +161,16 @@ class TrainLog {
 
 TrainResult train(const TrainOptions& options, const TokenSource& train_data, const TokenSource* val_data,
                   const TrainCallback& progress) {
-  Trainer trainer(options, train_data);
+  return train(options,
+               std::make_unique<DataLoader>(train_data,
+                                            DataLoaderOptions{.batch_size = options.batch_size, .seq_len = options.seq_len,
+                                                              .order = options.data_order, .seed = options.seed ^ 0xda7aULL}),
+               val_data, progress);
+}
+
+TrainResult train(const TrainOptions& options, std::unique_ptr<BatchSource> batches, const TokenSource* val_data,
+                  const TrainCallback& progress) {
+  Trainer trainer(options, std::move(batches));
   TrainLog log(options.log_path);
   TrainResult result;
   const auto start = std::chrono::steady_clock::now();

@@ -3,6 +3,7 @@
 // build runs its matmuls on (two pools on the same cores would spin against each other).
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -44,6 +45,27 @@ void crossentropy_backward(float* logits, const float* lse, const int32_t* targe
 double sum_squares(const float* x, size_t n);
 void adamw_update(float* params, const float* grads, float* m, float* v, size_t n, float lr, float beta1, float beta2,
                   float eps, float weight_decay, float bc1, float bc2, float grad_scale);
+
+// exp(x) that vectorizes inside `omp simd` loops (glibc's expf/tanhf do not without
+// -ffast-math): Cephes' expf, range reduction x = n ln2 + r, |r| <= ln2/2, a degree-6
+// polynomial for e^r and 2^n from the exponent bits; within 2 ulp of expf over [-87, 88].
+// Inputs below -87.3 give ~0 (1e-38), above 88.3 give ~2^127 (no inf).
+inline float exp_approx(float x) {
+  x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+  const float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float e = p * r * r + r + 1.0f;
+  return e * std::bit_cast<float>(((int32_t)n + 127) << 23);
+}
+// tanh(x) = 1 - 2 / (e^2x + 1): absolute error ~1e-7 (relative error grows near 0, which
+// GELU multiplies by x anyway).
+inline float tanh_approx(float x) { return 1.0f - 2.0f / (exp_approx(2.0f * x) + 1.0f); }
 
 // Small vector helpers the ops share (the compiler vectorizes them under -fopenmp-simd).
 inline float dot(const float* a, const float* b, int n) {

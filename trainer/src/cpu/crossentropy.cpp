@@ -15,7 +15,8 @@ void crossentropy_forward(float* losses, float* lse, const float* logits, const 
     float m = -std::numeric_limits<float>::infinity();
     for (int i = 0; i < V; i++) m = x[i] > m ? x[i] : m;
     float s = 0.0f;
-    for (int i = 0; i < V; i++) s += std::exp(x[i] - m);
+#pragma omp simd reduction(+ : s)
+    for (int i = 0; i < V; i++) s += exp_approx(x[i] - m);
     lse[n] = m + std::log(s);
     losses[n] = targets[n] < 0 ? 0.0f : lse[n] - x[targets[n]];
   }
@@ -32,7 +33,8 @@ void crossentropy_backward(float* logits, const float* lse, const int32_t* targe
       continue;
     }
     const float l = lse[n];
-    for (int i = 0; i < V; i++) x[i] = dloss * std::exp(x[i] - l);
+#pragma omp simd
+    for (int i = 0; i < V; i++) x[i] = dloss * exp_approx(x[i] - l);
     for (int i = V; i < Vp; i++) x[i] = 0.0f;
     x[targets[n]] -= dloss;
   }

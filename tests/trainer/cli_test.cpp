@@ -1,0 +1,56 @@
+// kiln train / generate / eval end to end through the binary, on a tiny model.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "corpus/stream.h"
+#include "test_util.h"
+
+namespace {
+
+using kiln::testing::TempDir;
+
+std::string run(const std::string& args, int* status = nullptr) {
+  const std::string command = std::string(KILN_BINARY) + " " + args + " 2>&1";
+  FILE* p = ::popen(command.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int rc = ::pclose(p);
+  if (status) *status = WEXITSTATUS(rc);
+  return out;
+}
+
+TEST(TrainerCli, TrainGenerateEval) {
+  TempDir dir;
+  std::string text;
+  for (int i = 0; i < 300; i++) text += "To be, or not to be, that is the question.\n";
+  kiln::write_file(dir.path("data.txt"), text);
+  const std::string model = dir.path("m.kiln"), log = dir.path("log.jsonl");
+  int status = 0;
+  std::string out = run("train --data " + dir.path("data.txt") + " --n-layer 1 --n-head 2 --n-embd 16 --block-size 32 -b 4 --steps 5 --warmup 1 --val-every 5 --val-batches 2 -j 1 -o " + model + " --log " + log + " --llmc " + dir.path("m.llmc"), &status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("step 5/5"), std::string::npos) << out;
+  EXPECT_NE(out.find("val"), std::string::npos) << out;
+  EXPECT_NE(kiln::read_file(log).find("\"step\":5"), std::string::npos);
+
+  const std::string gen = "generate -m " + model + " -p 'To be' -n 20 --temperature 0.8 --top-k 10 --seed 3 -j 1";
+  const std::string a = run(gen, &status);
+  ASSERT_EQ(status, 0) << a;
+  EXPECT_EQ(a.rfind("To be", 0), 0u) << a;
+  EXPECT_EQ(a.size(), 5u + 20u + 1u);
+  EXPECT_EQ(run(gen), a);  // seeded
+
+  out = run("eval -m " + dir.path("m.llmc") + " --data " + dir.path("data.txt") + " --max-tokens 500 --log " + log +
+                " --json " + dir.path("r.json") + " --html " + dir.path("r.html") + " -j 1",
+            &status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("\"bits_per_byte\""), std::string::npos) << out;
+  EXPECT_NE(kiln::read_file(dir.path("r.html")).find("<svg"), std::string::npos);
+
+  out = run("train --data " + dir.path("nope.txt") + " --steps 1", &status);
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("nope.txt"), std::string::npos) << out;
+}
+
+}  // namespace

@@ -56,6 +56,9 @@ class Stage {
   // Per-thread state; nullptr if the stage needs none.
   virtual std::unique_ptr<StageState> make_state() const { return nullptr; }
   virtual Verdict process(Document& doc, StageState* state) const = 0;
+  // Thresholds this stage applies to attributes it sets ("lang_confidence" → 0.65), drawn
+  // on the report's histograms. Attribute members are named "attr.member".
+  virtual std::vector<std::pair<std::string, double>> thresholds() const { return {}; }
 };
 
 // The options of one stage as written in a recipe ([[stage]] table) or on the command

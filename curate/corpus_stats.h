@@ -15,15 +15,6 @@
 
 namespace kiln {
 
-// Power-of-two buckets: bucket k counts documents with length in [2^(k-1), 2^k), bucket 0
-// holds length 0.
-struct LengthHistogram {
-  std::array<uint64_t, 48> buckets{};
-  void add(uint64_t length);
-  void merge(const LengthHistogram& other);
-  uint64_t quantile(double q) const;  // upper edge of the bucket holding quantile q
-};
-
 struct CorpusStats {
   RunStats run;  // docs read, unreadable records by reason, skipped WARC records
   uint64_t chars = 0;

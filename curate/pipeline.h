@@ -26,45 +26,9 @@
 #include "corpus/reader.h"
 #include "corpus/stage.h"
 #include "corpus/stream.h"
+#include "curate/run_stats.h"
 
 namespace kiln {
-
-struct ReasonCount {
-  uint64_t docs = 0;
-  uint64_t bytes = 0;  // text bytes
-};
-
-struct StageStats {
-  std::string name;
-  uint64_t docs_in = 0;
-  uint64_t bytes_in = 0;
-  uint64_t docs_dropped = 0;
-  uint64_t bytes_dropped = 0;
-  double seconds = 0;  // CPU time summed over threads
-  std::map<std::string, ReasonCount> reasons;
-};
-
-// Counters of one input or of a whole run. docs_read == docs_kept + docs_rejected.
-struct RunStats {
-  uint64_t num_inputs = 0;
-  uint64_t num_inputs_resumed = 0;  // skipped because a completion marker said done
-  uint64_t docs_read = 0;           // records that are documents (rejected at read or not)
-  uint64_t docs_kept = 0;
-  uint64_t docs_rejected = 0;
-  uint64_t bytes_read = 0;  // text bytes of readable documents
-  uint64_t bytes_kept = 0;
-  std::map<std::string, ReasonCount> read_rejects;      // malformed_json, invalid_utf8, too_long, ...
-  std::map<std::string, uint64_t> records_skipped;      // WARC record types that are not documents
-  std::vector<StageStats> stages;                        // in pipeline order
-  std::vector<std::string> output_shards;
-  std::vector<std::string> reject_shards;
-  std::vector<std::string> input_errors;  // stream errors (truncated files) with file and offset
-  double seconds = 0;
-
-  void merge(const RunStats& other);
-  std::string to_json() const;
-  static RunStats from_json(std::string_view json);  // reads what to_json wrote
-};
 
 struct ProgressInfo {
   uint64_t inputs_done = 0, inputs_total = 0;

@@ -1,21 +1,36 @@
-// The run report: a self-contained HTML page (inline SVG, no scripts, no network) written
-// next to a curate run's outputs: the document funnel through every stage, the drop
-// reasons, the recipe and the exact command. The full data card (length, language and
-// score histograms, dedup clusters, balance) grows from this page.
+// The data card: a self-contained HTML page (inline SVG, no scripts, no network) and the
+// same figures as JSON, written next to a curate run's outputs:
+//   - the funnel of documents and bytes through every stage, and drops by stage and reason
+//   - characters per document before and after, as histograms
+//   - every attribute stages attached: categorical ones (language) as bars, numeric ones
+//     (quality and toxicity scores) as histograms of kept vs dropped, with the stage's
+//     threshold drawn in
+//   - sample rejected documents per reason, PII-scrubbed
+//   - the recipe and the exact command
+// `kiln report OUT_DIR` renders it again from stats.json and run.json.
 //
-//   std::string path = write_run_report(recipe, stats, "kiln curate recipe.toml");
+//   RunInfo info{"kiln curate recipe.toml", recipe.text};
+//   write_report("out/sample", stats, info);
 #pragma once
 
 #include <string>
 
-#include "curate/pipeline.h"
-#include "curate/recipe.h"
+#include "curate/run_stats.h"
 
 namespace kiln {
 
-// Renders the report page.
-std::string render_run_report(const Recipe& recipe, const RunStats& stats, const std::string& command);
-// Writes <output_dir>/report.html atomically; returns its path ("" when output is stdout).
-std::string write_run_report(const Recipe& recipe, const RunStats& stats, const std::string& command);
+struct RunInfo {
+  std::string command;      // the exact command line
+  std::string recipe_text;  // the recipe as written ("" for runs without one)
+  std::string to_json() const;
+  static RunInfo from_json(std::string_view json);
+};
+
+std::string render_report_html(const RunStats& stats, const RunInfo& info);
+std::string render_report_json(const RunStats& stats, const RunInfo& info);
+// Writes report.html, report.json and run.json into `dir` atomically; returns the HTML path.
+std::string write_report(const std::string& dir, const RunStats& stats, const RunInfo& info);
+// Re-renders the report of a finished run from its stats.json and run.json.
+std::string rewrite_report(const std::string& dir);
 
 }  // namespace kiln

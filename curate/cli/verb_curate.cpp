@@ -34,12 +34,24 @@ int run_curate(const std::vector<std::string>& args) {
   RunStats stats = run_pipeline(inputs, recipe.stages, recipe.pipeline);
   std::string command = "kiln curate";
   for (auto& a : args) command += " " + a;
-  std::string report = write_run_report(recipe, stats, command);
+  std::string report = write_report(recipe.pipeline.output_dir, stats, RunInfo{command, recipe.text});
   print_run_summary(stats, recipe.pipeline.output_dir);
   std::printf("report:    %s\n", report.c_str());
   return stats.input_errors.empty() ? 0 : 3;
 }
 
+int run_report(const std::vector<std::string>& args) {
+  po::options_description options("options");
+  options.add_options()("dir", po::value<std::string>()->required(), "output directory of a curate run");
+  po::positional_options_description positional;
+  positional.add("dir", 1);
+  auto parsed = parse_args(args, options, positional, "kiln report DIR", "kiln report out/sample && xdg-open out/sample/report.html");
+  if (parsed.help) return 0;
+  std::printf("report: %s\n", rewrite_report(parsed.values["dir"].as<std::string>()).c_str());
+  return 0;
+}
+
+const VerbRegistration kReport{{"report", "render the data card (report.html, report.json) of a curate run again", run_report}};
 const VerbRegistration kCurate{{"curate", "run a recipe: read, filter and transform, write shards, rejects and a report",
                                 run_curate}};
 

@@ -12,27 +12,6 @@
 
 namespace kiln {
 
-void LengthHistogram::add(uint64_t length) {
-  size_t k = length == 0 ? 0 : size_t(std::bit_width(length));
-  ++buckets[std::min(k, buckets.size() - 1)];
-}
-
-void LengthHistogram::merge(const LengthHistogram& o) {
-  for (size_t i = 0; i < buckets.size(); ++i) buckets[i] += o.buckets[i];
-}
-
-uint64_t LengthHistogram::quantile(double q) const {
-  uint64_t total = 0;
-  for (auto b : buckets) total += b;
-  if (total == 0) return 0;
-  uint64_t target = uint64_t(q * double(total - 1)) + 1, seen = 0;
-  for (size_t k = 0; k < buckets.size(); ++k) {
-    seen += buckets[k];
-    if (seen >= target) return k == 0 ? 0 : (uint64_t(1) << k) - 1;
-  }
-  return 0;
-}
-
 namespace {
 
 struct Partial {

@@ -15,166 +15,11 @@
 #include "corpus/error.h"
 #include "corpus/text.h"
 #include "corpus/writer.h"
+#include "filters/basic.h"
 
 namespace kiln {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-// ---- RunStats ------------------------------------------------------------------------
-
-void RunStats::merge(const RunStats& o) {
-  num_inputs += o.num_inputs;
-  num_inputs_resumed += o.num_inputs_resumed;
-  docs_read += o.docs_read;
-  docs_kept += o.docs_kept;
-  docs_rejected += o.docs_rejected;
-  bytes_read += o.bytes_read;
-  bytes_kept += o.bytes_kept;
-  for (auto& [k, v] : o.read_rejects) {
-    read_rejects[k].docs += v.docs;
-    read_rejects[k].bytes += v.bytes;
-  }
-  for (auto& [k, v] : o.records_skipped) records_skipped[k] += v;
-  if (stages.size() < o.stages.size()) stages.resize(o.stages.size());
-  for (size_t i = 0; i < o.stages.size(); ++i) {
-    StageStats& s = stages[i];
-    const StageStats& t = o.stages[i];
-    if (s.name.empty()) s.name = t.name;
-    s.docs_in += t.docs_in;
-    s.bytes_in += t.bytes_in;
-    s.docs_dropped += t.docs_dropped;
-    s.bytes_dropped += t.bytes_dropped;
-    s.seconds += t.seconds;
-    for (auto& [k, v] : t.reasons) {
-      s.reasons[k].docs += v.docs;
-      s.reasons[k].bytes += v.bytes;
-    }
-  }
-  output_shards.insert(output_shards.end(), o.output_shards.begin(), o.output_shards.end());
-  reject_shards.insert(reject_shards.end(), o.reject_shards.begin(), o.reject_shards.end());
-  input_errors.insert(input_errors.end(), o.input_errors.begin(), o.input_errors.end());
-  seconds += o.seconds;
-}
-
-namespace {
-
-void append_reasons(std::string& out, const std::map<std::string, ReasonCount>& reasons) {
-  out += '{';
-  bool first = true;
-  for (auto& [k, v] : reasons) {
-    if (!first) out += ',';
-    first = false;
-    append_json_string(out, k);
-    out += cat(":{\"docs\":", v.docs, ",\"bytes\":", v.bytes, "}");
-  }
-  out += '}';
-}
-
-void append_strings(std::string& out, const std::vector<std::string>& items) {
-  out += '[';
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    append_json_string(out, repair_utf8(items[i]));
-  }
-  out += ']';
-}
-
-}  // namespace
-
-std::string RunStats::to_json() const {
-  std::string out = "{";
-  out += cat("\"num_inputs\":", num_inputs, ",\"num_inputs_resumed\":", num_inputs_resumed, ",\"docs_read\":", docs_read,
-             ",\"docs_kept\":", docs_kept, ",\"docs_rejected\":", docs_rejected, ",\"bytes_read\":", bytes_read,
-             ",\"bytes_kept\":", bytes_kept, ",\"seconds\":", seconds, ",\"read_rejects\":");
-  append_reasons(out, read_rejects);
-  out += ",\"records_skipped\":{";
-  bool first = true;
-  for (auto& [k, v] : records_skipped) {
-    if (!first) out += ',';
-    first = false;
-    append_json_string(out, k);
-    out += cat(":", v);
-  }
-  out += "},\"stages\":[";
-  for (size_t i = 0; i < stages.size(); ++i) {
-    const StageStats& s = stages[i];
-    if (i) out += ',';
-    out += "{\"name\":";
-    append_json_string(out, s.name);
-    out += cat(",\"docs_in\":", s.docs_in, ",\"bytes_in\":", s.bytes_in, ",\"docs_dropped\":", s.docs_dropped,
-               ",\"bytes_dropped\":", s.bytes_dropped, ",\"seconds\":", s.seconds, ",\"reasons\":");
-    append_reasons(out, s.reasons);
-    out += '}';
-  }
-  out += "],\"output_shards\":";
-  append_strings(out, output_shards);
-  out += ",\"reject_shards\":";
-  append_strings(out, reject_shards);
-  out += ",\"input_errors\":";
-  append_strings(out, input_errors);
-  out += "}";
-  return out;
-}
-
-RunStats RunStats::from_json(std::string_view json) {
-  using namespace simdjson;
-  dom::parser parser;
-  dom::element root;
-  if (auto e = parser.parse(json.data(), json.size()).get(root)) throw Error(cat("stats JSON: ", error_message(e)));
-  RunStats s;
-  auto u64 = [](dom::element e, const char* key) -> uint64_t {
-    uint64_t v = 0;
-    return e[key].get_uint64().get(v) == simdjson::SUCCESS ? v : 0;
-  };
-  auto f64 = [](dom::element e, const char* key) -> double {
-    double v = 0;
-    return e[key].get_double().get(v) == simdjson::SUCCESS ? v : 0.0;
-  };
-  auto reasons = [&](dom::element e, std::map<std::string, ReasonCount>& out) {
-    dom::object o;
-    if (e.get_object().get(o)) return;
-    for (auto [k, v] : o) out[std::string(k)] = {u64(v, "docs"), u64(v, "bytes")};
-  };
-  auto strings = [](dom::element e, std::vector<std::string>& out) {
-    dom::array a;
-    if (e.get_array().get(a)) return;
-    for (auto v : a) {
-      std::string_view sv;
-      if (!v.get_string().get(sv)) out.emplace_back(sv);
-    }
-  };
-  s.num_inputs = u64(root, "num_inputs");
-  s.num_inputs_resumed = u64(root, "num_inputs_resumed");
-  s.docs_read = u64(root, "docs_read");
-  s.docs_kept = u64(root, "docs_kept");
-  s.docs_rejected = u64(root, "docs_rejected");
-  s.bytes_read = u64(root, "bytes_read");
-  s.bytes_kept = u64(root, "bytes_kept");
-  s.seconds = f64(root, "seconds");
-  reasons(root["read_rejects"].value_unsafe(), s.read_rejects);
-  dom::object skipped;
-  if (!root["records_skipped"].get_object().get(skipped))
-    for (auto [k, v] : skipped) s.records_skipped[std::string(k)] = v.get_uint64().value_unsafe();
-  dom::array stages;
-  if (!root["stages"].get_array().get(stages)) {
-    for (dom::element st : stages) {
-      StageStats x;
-      std::string_view name;
-      if (!st["name"].get_string().get(name)) x.name = name;
-      x.docs_in = u64(st, "docs_in");
-      x.bytes_in = u64(st, "bytes_in");
-      x.docs_dropped = u64(st, "docs_dropped");
-      x.bytes_dropped = u64(st, "bytes_dropped");
-      x.seconds = f64(st, "seconds");
-      reasons(st["reasons"].value_unsafe(), x.reasons);
-      s.stages.push_back(std::move(x));
-    }
-  }
-  strings(root["output_shards"].value_unsafe(), s.output_shards);
-  strings(root["reject_shards"].value_unsafe(), s.reject_shards);
-  strings(root["input_errors"].value_unsafe(), s.input_errors);
-  return s;
-}
 
 // ---- the pipeline --------------------------------------------------------------------
 
@@ -230,7 +75,8 @@ class Runner {
         options_(options),
         to_stdout_(!options.discard_output && options.output_dir == "-"),
         files_(!options.discard_output && !to_stdout_),
-        write_rejects_(files_ && options.write_rejects) {
+        write_rejects_(files_ && options.write_rejects),
+        collect_report_(files_) {
     threads_ = options.threads > 0 ? options.threads : tbb::info::default_concurrency();
     tokens_ = options.max_batches_in_flight > 0 ? options.max_batches_in_flight : size_t(2 * threads_);
     states_ = std::make_unique<tbb::enumerable_thread_specific<StageStates>>([this] {
@@ -298,6 +144,8 @@ class Runner {
     }
     RunStats stats;
     stats.num_inputs = 1;
+    for (auto& stage : stages_)
+      for (auto& [name, value] : stage->thresholds()) stats.thresholds[name] = value;
     stats.stages.resize(stages_.size());
     for (size_t i = 0; i < stages_.size(); ++i) stats.stages[i].name = std::string(stages_[i]->name());
 
@@ -365,10 +213,18 @@ class Runner {
           ++r.docs;
           r.bytes += record.raw.size() + record.doc.text.size();
           if (write_rejects_) append_unreadable_jsonl(record, rejects_plain);
+          if (collect_report_) {
+            Document raw;
+            raw.id = cat(record.doc.source_path, ":", record.doc.source_line);
+            raw.text = record.raw.empty() ? record.doc.text : record.raw;
+            if (!is_valid_utf8(raw.text)) raw.text = repair_utf8(raw.text);
+            c.add_reject_sample("read/" + record.reject_reason, raw);
+          }
           continue;
         }
         Document& doc = record.doc;
         c.bytes_read += doc.text.size();
+        if (collect_report_) c.chars_read.add(count_code_points(doc.text));
         bool dropped = false;
         for (size_t i = 0; i < stages_.size(); ++i) {
           StageStats& s = c.stages[i];
@@ -386,12 +242,20 @@ class Runner {
           ++c.docs_rejected;
           if (write_rejects_)
             append_rejected_jsonl(doc, options_.reader.text_field, stages_[i]->name(), verdict.reason, rejects_plain);
+          if (collect_report_) {
+            c.add_attributes(doc, true);
+            c.add_reject_sample(cat(stages_[i]->name(), "/", verdict.reason), doc);
+          }
           dropped = true;
           break;
         }
         if (dropped) continue;
         ++c.docs_kept;
         c.bytes_kept += doc.text.size();
+        if (collect_report_) {
+          c.chars_kept.add(count_code_points(doc.text));
+          c.add_attributes(doc, false);
+        }
         if (!options_.discard_output) append_jsonl(doc, options_.reader.text_field, kept_plain);
       }
       batch->records.clear();
@@ -464,6 +328,7 @@ class Runner {
   bool to_stdout_;
   bool files_;  // shards, markers and stats.json under output_dir
   bool write_rejects_;
+  bool collect_report_;  // length histograms, attribute distributions, reject samples
   int threads_ = 1;
   size_t tokens_ = 2;
   fs::path out_dir_;

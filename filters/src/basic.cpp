@@ -6,6 +6,7 @@
 #include <string>
 
 #include "corpus/error.h"
+#include "filters/langid.h"
 #include "filters/quality.h"
 
 namespace kiln {
@@ -167,6 +168,7 @@ void register_filters_stages(StageRegistry& registry) {
                   return make_normalize(o);
                 }});
   register_quality_stages(registry);
+  register_langid_stages(registry);
 }
 
 }  // namespace kiln

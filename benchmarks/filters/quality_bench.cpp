@@ -1,0 +1,151 @@
+// Throughput of the quality rule sets on one core, next to `wc -w` over the same bytes.
+//
+//   bench_filters_quality [INPUT.jsonl[.zst]] [--repeat N]
+//
+// Default input: ../shared/data/web/docs/webdocs.jsonl.zst (real web text), else the
+// committed sample. Before timing, decisions on the committed sample are checked against
+// tests/data/filters/quality_golden.jsonl. Reports MB/s (text bytes) per rule set and for
+// all four in one pass over each document (what a recipe with the four stages costs),
+// median of 5 runs; then `wc -w` (C and C.UTF-8 locales) on the same bytes, median of 5.
+#include <simdjson.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "corpus/reader.h"
+#include "filters/quality.h"
+
+using namespace kiln;
+namespace fs = std::filesystem;
+
+static std::vector<Document> read_docs(const std::string& path) {
+  std::vector<Document> docs;
+  ReaderOptions o;
+  auto reader = DocumentReader::open(path, o);
+  Record r;
+  while (reader->next(r)) {
+    DocumentReader::decode(r, o);
+    if (!r.rejected()) docs.push_back(r.doc);
+  }
+  return docs;
+}
+
+static double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+static double time_it(const std::function<void()>& fn) {
+  auto t = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+int main(int argc, char** argv) {
+  std::string source = KILN_SOURCE_DIR;
+  std::string input = source + "/../shared/data/web/docs/webdocs.jsonl.zst";
+  if (!fs::exists(input)) input = source + "/tests/data/filters/quality_sample.jsonl.zst";
+  int repeat = 4;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--repeat" && i + 1 < argc) repeat = std::atoi(argv[++i]);
+    else input = a;
+  }
+
+  // 1. Check: decisions on the committed sample equal the golden file's.
+  {
+    auto sample = read_docs(source + "/tests/data/filters/quality_sample.jsonl.zst");
+    std::ifstream golden(source + "/tests/data/filters/quality_golden.jsonl");
+    simdjson::dom::parser parser;
+    std::string line;
+    size_t i = 0, mismatches = 0;
+    while (std::getline(golden, line) && i < sample.size()) {
+      simdjson::dom::element g = parser.parse(line);
+      const std::string& t = sample[i++].text;
+      auto want = [&](const char* k) {
+        auto r = g[k]["reason"];
+        return r.is_null() ? std::string() : std::string(std::string_view(r));
+      };
+      GopherQualityStats a;
+      GopherRepetitionStats b;
+      C4Stats c;
+      FineWebStats d;
+      std::string cleaned;
+      mismatches += want("gopher_quality") != check_gopher_quality(t, {}, a);
+      mismatches += want("gopher_repetition") != check_gopher_repetition(t, {}, b);
+      mismatches += want("c4") != check_c4(t, {}, c, cleaned);
+      mismatches += want("fineweb") != check_fineweb(t, {}, d);
+    }
+    if (i != sample.size() || mismatches) {
+      std::fprintf(stderr, "check failed: %zu of %zu documents compared, %zu mismatching decisions\n", i,
+                   sample.size(), mismatches);
+      return 1;
+    }
+    std::printf("check: %zu documents x 4 rule sets match quality_golden.jsonl\n", i);
+  }
+
+  // 2. Time.
+  auto docs = read_docs(input);
+  std::vector<std::string> texts;
+  size_t bytes = 0;
+  for (int r = 0; r < repeat; ++r)
+    for (auto& d : docs) {
+      texts.push_back(d.text);
+      bytes += d.text.size();
+    }
+  std::printf("input: %s (%zu docs x %d = %.1f MB of text)\n", input.c_str(), docs.size(), repeat, bytes / 1e6);
+  auto stages = std::vector<std::pair<std::string, std::unique_ptr<Stage>>>{};
+  stages.emplace_back("gopher_quality", make_gopher_quality_filter({}));
+  stages.emplace_back("gopher_repetition", make_gopher_repetition_filter({}));
+  C4Options c4;
+  c4.mode = FilterMode::kTag;  // measure the rules, not the text rewrite
+  stages.emplace_back("c4", make_c4_filter(c4));
+  stages.emplace_back("fineweb", make_fineweb_filter({}));
+  size_t sink = 0;
+  auto run_stage = [&](const Stage& s) {
+    auto state = s.make_state();
+    Document doc;
+    for (auto& t : texts) {
+      doc.text = t;
+      doc.attributes.clear();
+      sink += s.process(doc, state.get()).kept();
+    }
+  };
+  std::printf("%-20s %10s\n", "rule set", "MB/s");
+  for (auto& [name, stage] : stages) {
+    std::vector<double> times;
+    for (int k = 0; k < 5; ++k) times.push_back(time_it([&] { run_stage(*stage); }));
+    std::printf("%-20s %10.1f\n", name.c_str(), bytes / 1e6 / median(times));
+  }
+  std::vector<double> all;
+  for (int k = 0; k < 5; ++k)
+    all.push_back(time_it([&] {
+      for (auto& [name, stage] : stages) run_stage(*stage);
+    }));
+  double all_mbs = bytes / 1e6 / median(all);
+  std::printf("%-20s %10.1f\n", "all four", all_mbs);
+
+  // 3. Peer: wc -w over the same bytes.
+  fs::path tmp = fs::temp_directory_path() / ("kiln_bench_wc_" + std::to_string(::getpid()) + ".txt");
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    for (auto& t : texts) out << t << '\n';
+  }
+  for (const char* locale : {"C", "C.UTF-8"}) {
+    std::vector<double> times;
+    std::string cmd = std::string("LC_ALL=") + locale + " wc -w < " + tmp.string() + " > /dev/null";
+    for (int k = 0; k < 5; ++k) times.push_back(time_it([&] { (void)std::system(cmd.c_str()); }));
+    double wc = bytes / 1e6 / median(times);
+    std::printf("%-20s %10.1f   (all four = %.2fx wc)\n", (std::string("wc -w LC_ALL=") + locale).c_str(), wc,
+                all_mbs / wc);
+  }
+  fs::remove(tmp);
+  return sink == 0 ? 2 : 0;
+}

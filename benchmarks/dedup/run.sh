@@ -40,7 +40,7 @@ done | median > "$tmp/convert"
 # share the machine, which wall-clock rates do not.
 printf '\n%-44s %8s %9s %8s %9s %10s\n' "end to end (median)" "wall s" "docs/s" "MB/s" "peak RSS" "MB/cpu-s"
 row() { awk -v n="$1" -v s="$2" -v d="$docs" -v b="$text_bytes" -v m="$3" -v c="$4" \
-        'BEGIN {printf "%-44s %8.2f %9.0f %8.1f %7.0fMB %10s\n", n, s, d/s, b/1e6/s, m/1024, c > 0 ? sprintf("%.1f", b/1e6/c) : "-"}'; }
+        'BEGIN {printf "%-44s %8.2f %9.0f %8.1f %7.0fMB %10s\n", n, s, d/s, b/1e6/s, m/1024, (c > 0 ? sprintf("%.1f", b/1e6/c) : "-")}'; }
 row "zstd -dc (decompress only)" "$(cat "$tmp/zstd")" 0 0
 row "kiln convert -j1 (read, parse, write)" "$(cat "$tmp/convert")" 0 0
 for verify in 0 0.8; do

@@ -11,31 +11,30 @@ namespace kiln::tokenizer::detail {
 void PairMap::reserve(size_t n) {
   size_t cap = 16;
   while (cap < 2 * n) cap <<= 1;
-  if (cap <= keys_.size()) return;
-  std::vector<uint64_t> old_keys = std::move(keys_);
-  std::vector<Value> old_values = std::move(values_);
-  keys_.assign(cap, kEmpty);
-  values_.assign(cap, Value{});
+  if (cap <= slots_.size()) return;
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(cap, Slot{kEmpty, Value{}});
   mask_ = cap - 1;
   size_ = 0;
-  for (size_t i = 0; i < old_keys.size(); ++i) {
-    if (old_keys[i] != kEmpty) set(uint32_t(old_keys[i] >> 32), uint32_t(old_keys[i]), old_values[i]);
+  for (const Slot& s : old) {
+    if (s.key != kEmpty) set(uint32_t(s.key >> 32), uint32_t(s.key), s.value);
   }
 }
 
 void PairMap::grow() { reserve(std::max<size_t>(16, size_ * 2)); }
 
 void PairMap::set(uint32_t a, uint32_t b, Value v) {
-  if (2 * (size_ + 1) > keys_.size()) grow();
+  if (2 * (size_ + 1) > slots_.size()) grow();
   const uint64_t key = (uint64_t(a) << 32) | b;
   for (size_t i = mix(key) & mask_;; i = (i + 1) & mask_) {
-    if (keys_[i] == key) {
-      values_[i] = v;
+    Slot& s = slots_[i];
+    if (s.key == key) {
+      s.value = v;
       return;
     }
-    if (keys_[i] == kEmpty) {
-      keys_[i] = key;
-      values_[i] = v;
+    if (s.key == kEmpty) {
+      s.key = key;
+      s.value = v;
       ++size_;
       return;
     }

@@ -54,7 +54,7 @@ inline bool equal_bytes(const char* a, const char* b, size_t n) {
 }
 
 // (left id, right id) -> (rank, merged id). Open addressing, linear probing, power-of-two
-// size, load factor <= 1/2. The empty key is ~0 (no token id is 2^32-1).
+// size, load factor <= 1/2, 16-byte slots. The empty key is ~0 (no token id is 2^32-1).
 class PairMap {
  public:
   struct Value {
@@ -65,11 +65,12 @@ class PairMap {
   // Inserts or overwrites.
   void set(uint32_t a, uint32_t b, Value v);
   const Value* find(uint32_t a, uint32_t b) const {
-    if (keys_.empty()) return nullptr;
+    if (slots_.empty()) return nullptr;
     const uint64_t key = (uint64_t(a) << 32) | b;
     for (size_t i = mix(key) & mask_;; i = (i + 1) & mask_) {
-      if (keys_[i] == key) return &values_[i];
-      if (keys_[i] == kEmpty) return nullptr;
+      const Slot& s = slots_[i];
+      if (s.key == key) return &s.value;
+      if (s.key == kEmpty) return nullptr;
     }
   }
   size_t size() const { return size_; }
@@ -83,8 +84,12 @@ class PairMap {
     return k;
   }
   void grow();
-  std::vector<uint64_t> keys_;
-  std::vector<Value> values_;
+  // Key and value side by side: a lookup touches one cache line.
+  struct Slot {
+    uint64_t key;
+    Value value;
+  };
+  std::vector<Slot> slots_;
   size_t mask_ = 0;
   size_t size_ = 0;
 };

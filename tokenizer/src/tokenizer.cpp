@@ -61,11 +61,31 @@ Tokenizer Tokenizer::from_ranks(std::vector<std::pair<std::string, uint32_t>> ra
   for (int b = 0; b < 256; ++b) {
     if (!m->byte_known[b]) throw Error(cat("rank file: byte 0x", std::hex, b, " has no rank; every single byte must"));
   }
-  // A pair (x, y) merges into t when x + y = t: enumerate every split of every token.
-  m->pairs.reserve(m->num_tokens * 2);
+  // tiktoken merges any adjacent pair (x, y) whose concatenation t is a token. Only one
+  // split of t can ever be adjacent when t is the lowest-ranked pair, though: its
+  // *canonical* split, the last step of byte-pair merging t's own bytes with the tokens
+  // ranked below t (inside t's bytes a run follows exactly that merge order, and any
+  // other split would need a merge ranked above t first). So the table holds one entry
+  // per token — 5x fewer than every split, and lookups stay in cache. Tokens in rank
+  // order, each merged with the table built so far; a token whose bytes do not merge
+  // into exactly two lower-ranked tokens (not the case in OpenAI's files) gets every
+  // split, which is tiktoken's rule verbatim.
+  std::vector<uint32_t> order;
+  order.reserve(m->num_tokens);
   for (uint32_t id = 0; id < m->tokens.size(); ++id) {
-    if (!m->used[id]) continue;
+    if (m->used[id] && m->tokens[id].size() >= 2) order.push_back(id);
+  }
+  m->pairs.reserve(order.size());
+  std::vector<uint32_t> parts;
+  for (uint32_t id : order) {  // ascending rank
     const std::string_view t = m->tokens[id];
+    parts.clear();
+    for (unsigned char b : t) parts.push_back(m->byte_ids[b]);
+    detail::bpe_merge_reference(m->pairs, parts);
+    if (parts.size() == 2) {
+      m->pairs.set(parts[0], parts[1], {id, id});
+      continue;
+    }
     for (size_t k = 1; k < t.size(); ++k) {
       const uint32_t a = m->token_ids.find(t.substr(0, k));
       if (a == ~0u) continue;

@@ -96,8 +96,8 @@ int run_documents(const std::vector<std::string>& args) {
   pipeline.reader = o.reader;
   pipeline.output_dir = o.output_dir;
   apply_output_flags(v, pipeline);
-  // The filter pass's batches in flight come out of the same budget.
-  pipeline.batch_bytes = std::clamp<uint64_t>(o.memory_bytes / 16, 64 << 10, 4 << 20);
+  // The filter pass keeps the pipeline's batch size whatever --memory says: batches are
+  // zstd frames, so sizing them from the budget would make the output bytes depend on it.
   o.threads = pipeline.threads;
   o.resume = pipeline.resume;
   std::vector<std::string> inputs = expand_inputs(v["inputs"].as<std::vector<std::string>>());

@@ -20,7 +20,8 @@
 //
 // Pass 3, filter: DedupFilter is a Stage that drops the removed documents (keyed by
 // input file and byte offset, so the same reader settings must be used) with reason
-// dedup_exact_duplicate or dedup_near_duplicate and attribute dedup_cluster; run it with
+// dedup_exact_duplicate, dedup_url_duplicate or dedup_near_duplicate and attribute
+// dedup_cluster; run it with
 // run_pipeline (kiln dedup does) or as stage "dedup_filter" in a recipe.
 //
 //   DedupOptions options;
@@ -69,6 +70,10 @@ struct DedupOptions {
   // With verification, each document of a band bucket is compared with at most this
   // many earlier members (buckets of thousands of boilerplate copies stay linear).
   int verify_max_compare = 32;
+  // JSON field holding the document URL (a string). Set: documents with the same URL
+  // (scheme and host lowercased, #fragment and a trailing '/' dropped) are duplicates
+  // too, removed with reason dedup_url_duplicate when their text differs.
+  std::string url_field;
   // JSON field holding a number; higher is kept first. Empty = no quality ordering.
   std::string quality_field;
   uint64_t memory_bytes = uint64_t(1) << 30;  // spill buffers + merge windows
@@ -89,6 +94,7 @@ struct DedupStats {
   uint64_t docs_in_clusters = 0;
   uint64_t docs_removed_exact = 0, docs_removed_near = 0;
   uint64_t bytes_removed_exact = 0, bytes_removed_near = 0;
+  uint64_t docs_removed_url = 0, bytes_removed_url = 0;
   uint64_t candidate_pairs = 0;  // Σ over band and exact buckets of (size − 1)
   uint64_t pairs_verified = 0, pairs_rejected = 0;  // verification work (varies with threads)
   uint64_t runs_spilled = 0;
@@ -105,10 +111,12 @@ struct DedupStats {
 // a work directory that cannot be written.
 DedupStats build_dedup_index(const std::vector<std::string>& inputs, const DedupOptions& options);
 
+inline constexpr uint32_t kRemovedExact = 0, kRemovedNear = 1, kRemovedUrl = 2;
+
 // One removed document, as stored in removed.bin (sorted by input, then offset).
 struct RemovedDoc {
   uint32_t input = 0;   // index in the inputs list of the index
-  uint32_t reason = 0;  // 0 exact, 1 near
+  uint32_t reason = 0;  // kRemovedExact, kRemovedNear, kRemovedUrl
   uint64_t offset = 0;  // Document::source_offset
   uint64_t cluster = 0;
   friend bool operator<(const RemovedDoc& a, const RemovedDoc& b) {

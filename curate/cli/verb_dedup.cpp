@@ -62,6 +62,7 @@ int run_documents(const std::vector<std::string>& args) {
       ("exact-normalize", po::value<std::string>(), "exact-hash normalization (default space)")
       ("verify", po::value<double>()->default_value(0), "unite candidates only at exact Jaccard >= this (0 = off)")
       ("quality-field", po::value<std::string>(), "numeric field: the highest value survives a cluster")
+      ("url-field", po::value<std::string>(), "string field with the URL: same URL = duplicate")
       ("memory,m", po::value<std::string>()->default_value("1G"), "memory budget for spill buffers and merges");
   add_minhash_flags(options);
   add_reader_flags(options);
@@ -91,6 +92,7 @@ int run_documents(const std::vector<std::string>& args) {
   o.exact_normalize = normalize_flag(v, "exact-normalize", o.exact_normalize);
   o.verify_threshold = v["verify"].as<double>();
   if (v.count("quality-field")) o.quality_field = v["quality-field"].as<std::string>();
+  if (v.count("url-field")) o.url_field = v["url-field"].as<std::string>();
   o.memory_bytes = parse_byte_size(v["memory"].as<std::string>());
   PipelineOptions pipeline;
   pipeline.reader = o.reader;
@@ -109,6 +111,8 @@ int run_documents(const std::vector<std::string>& args) {
               (unsigned long long)d.docs, (unsigned long long)d.num_clusters, (unsigned long long)d.docs_in_clusters,
               (unsigned long long)d.docs_removed_exact, (unsigned long long)d.docs_removed_near,
               d.resumed ? " (resumed)" : "");
+  if (!o.url_field.empty())
+    std::printf("             and %llu documents whose URL another one has\n", (unsigned long long)d.docs_removed_url);
   if (!d.resumed) {
     std::printf("             signatures %.2fs, clustering %.2fs, %llu runs spilled, peak RSS %.0f MB\n",
                 d.seconds_signatures, d.seconds_clustering, (unsigned long long)d.runs_spilled,

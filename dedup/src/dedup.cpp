@@ -39,13 +39,16 @@ struct DocMeta {
   uint64_t shingle_offset = 0;  // into shingles.bin, in uint64 units
   uint64_t text_bytes = 0;
   Key128 exact;                 // xxh3-128 of the exact-normalized text
+  Key128 url;                   // xxh3-128 of the normalized URL (has_url)
   double quality = 0;
   uint32_t input = 0;
   uint32_t id_len = 0;
   uint32_t num_shingles = 0;  // sorted, unique; only with verification
-  uint32_t has_signature = 0;
+  uint8_t has_signature = 0;
+  uint8_t has_url = 0;
+  uint16_t pad = 0;
 };
-static_assert(sizeof(DocMeta) == 72, "docs.bin record layout (dedup/README.md)");
+static_assert(sizeof(DocMeta) == 88, "docs.bin record layout (dedup/README.md)");
 
 // One bucket entry of a band (or of the exact hash): sorted by key, then ordinal.
 struct KeyRecord {
@@ -97,6 +100,21 @@ void write_text_atomic(const std::string& path, const std::string& text) {
   AtomicFile f(path);
   f.write(text);
   f.commit();
+}
+
+// scheme://Host:port/path?query#fragment → scheme and host lowercased, fragment and one
+// trailing '/' dropped: the spellings of one page that crawls commonly hold. The JSON
+// escapes of the raw value are kept (they are the same for the same URL).
+void normalize_url(std::string_view url, std::string& out) {
+  out.assign(url);
+  if (size_t hash = out.find('#'); hash != std::string::npos) out.resize(hash);
+  size_t scheme = out.find("://");
+  size_t host_end = out.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  if (host_end == std::string::npos) host_end = out.size();
+  for (size_t i = 0; i < host_end; ++i)
+    if (out[i] >= 'A' && out[i] <= 'Z') out[i] = char(out[i] + 32);
+  if (out.size() > host_end + 1 && out.back() == '/') out.pop_back();
+  if (out.size() == host_end + 1 && out.back() == '/') out.pop_back();
 }
 
 double parse_quality(const Document& doc, const std::string& field) {
@@ -253,10 +271,15 @@ class Index {
  private:
   static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-  size_t num_sorters() const { return (uses_exact(o_.mode) ? 1 : 0) + size_t(bands_); }
+  // Sorters in order: exact (unless near-only), url (with url_field), then the bands.
+  size_t num_key_sorters() const { return (uses_exact(o_.mode) ? 1 : 0) + (o_.url_field.empty() ? 0 : 1); }
+  size_t num_sorters() const { return num_key_sorters() + size_t(bands_); }
+  // Exact and URL buckets are duplicates by definition: never verified.
+  bool is_key_sorter(size_t s) const { return s < num_key_sorters(); }
   std::string sorter_name(size_t s) const {
     if (uses_exact(o_.mode) && s == 0) return "exact";
-    size_t j = s - (uses_exact(o_.mode) ? 1 : 0);
+    if (!o_.url_field.empty() && s == num_key_sorters() - 1) return "url";
+    size_t j = s - num_key_sorters();
     return cat("band-", j < 10 ? "0" : "", j);
   }
   void make_sorters() {
@@ -264,7 +287,10 @@ class Index {
     for (size_t s = 0; s < num_sorters(); ++s) sorters_.emplace_back(rank_dir_, sorter_name(s));
   }
   ExternalSorter<KeyRecord>* exact_sorter() { return uses_exact(o_.mode) ? &sorters_[0] : nullptr; }
-  ExternalSorter<KeyRecord>& band_sorter(int j) { return sorters_[size_t(j) + (uses_exact(o_.mode) ? 1 : 0)]; }
+  ExternalSorter<KeyRecord>* url_sorter() {
+    return o_.url_field.empty() ? nullptr : &sorters_[num_key_sorters() - 1];
+  }
+  ExternalSorter<KeyRecord>& band_sorter(int j) { return sorters_[size_t(j) + num_key_sorters()]; }
 
   uint64_t buffered_bytes(const std::vector<ExternalSorter<KeyRecord>>& sorters) const {
     uint64_t b = 0;
@@ -331,6 +357,7 @@ class Index {
           docs.write(&m, sizeof m);
           stats_.bytes += m.text_bytes;
           if (auto* ex = exact_sorter()) ex->push({m.exact, ordinal});
+          if (auto* url = url_sorter(); url && m.has_url) url->push({m.url, ordinal});
           if (m.has_signature) {
             for (int j = 0; j < bands_; ++j) band_sorter(j).push({b->keys[k * bands_ + j], ordinal});
             ++k;
@@ -379,6 +406,14 @@ class Index {
       normalize_text(doc.text, o_.exact_normalize, norm);
       XXH128_hash_t h = XXH3_128bits(norm.data(), norm.size());
       m.exact = {h.high64, h.low64};
+      if (!o_.url_field.empty()) {
+        if (const std::string* raw = doc.field(o_.url_field); raw && raw->size() > 2 && (*raw)[0] == '"') {
+          normalize_url(std::string_view(*raw).substr(1, raw->size() - 2), norm);
+          XXH128_hash_t u = XXH3_128bits(norm.data(), norm.size());
+          m.url = {u.high64, u.low64};
+          m.has_url = 1;
+        }
+      }
       if (bands_ > 0) {
         normalize_text(doc.text, o_.minhash.normalize, norm);
         shingle_hashes(norm, o_.minhash.shingle, o_.minhash.ngram, shingles);
@@ -515,13 +550,13 @@ class Index {
     std::vector<ExternalSorter<KeyRecord>> owned_storage;
     std::vector<ExternalSorter<KeyRecord>>* walk = &sorters_;
     std::vector<bool> walk_is_exact;
-    for (size_t s = 0; s < sorters_.size(); ++s) walk_is_exact.push_back(uses_exact(o_.mode) && s == 0);
+    for (size_t s = 0; s < sorters_.size(); ++s) walk_is_exact.push_back(is_key_sorter(s));
     if (distributed) {
       owned_storage = exchange();
       walk = &owned_storage;
       walk_is_exact.clear();
       for (size_t s = 0; s < sorters_.size(); ++s)
-        if (int(s % size_t(comm_.size())) == comm_.rank()) walk_is_exact.push_back(uses_exact(o_.mode) && s == 0);
+        if (int(s % size_t(comm_.size())) == comm_.rank()) walk_is_exact.push_back(is_key_sorter(s));
     }
 
     ConcurrentUnionFind uf(N);
@@ -660,10 +695,20 @@ class Index {
       for (uint64_t d : group) {
         if (d == survivor) continue;
         const DocMeta& m = view.meta(d);
-        bool exact = m.exact == best.exact;
-        (exact ? stats_.docs_removed_exact : stats_.docs_removed_near) += 1;
-        (exact ? stats_.bytes_removed_exact : stats_.bytes_removed_near) += m.text_bytes;
-        removed.push({m.input, exact ? 0u : 1u, m.source_offset, root});
+        // Same text first, then same URL, else a near duplicate (of the survivor or
+        // of another member: clusters are transitive).
+        uint32_t reason = m.exact == best.exact                            ? kRemovedExact
+                          : m.has_url && best.has_url && m.url == best.url ? kRemovedUrl
+                                                                           : kRemovedNear;
+        uint64_t* docs = reason == kRemovedExact ? &stats_.docs_removed_exact
+                         : reason == kRemovedUrl ? &stats_.docs_removed_url
+                                                 : &stats_.docs_removed_near;
+        uint64_t* bytes = reason == kRemovedExact ? &stats_.bytes_removed_exact
+                          : reason == kRemovedUrl ? &stats_.bytes_removed_url
+                                                  : &stats_.bytes_removed_near;
+        ++*docs;
+        *bytes += m.text_bytes;
+        removed.push({m.input, reason, m.source_offset, root});
         if (removed.buffered_bytes() > sort_budget_) {
           removed.spill();
           ++stats_.runs_spilled;
@@ -719,6 +764,8 @@ class Index {
     s.docs_removed_near = u("docs_removed_near");
     s.bytes_removed_exact = u("bytes_removed_exact");
     s.bytes_removed_near = u("bytes_removed_near");
+    s.docs_removed_url = u("docs_removed_url");
+    s.bytes_removed_url = u("bytes_removed_url");
     s.candidate_pairs = u("candidate_pairs");
     return s;
   }
@@ -753,7 +800,7 @@ std::string DedupOptions::describe() const {
              " shingle=", minhash.shingle == ShingleKind::kWords ? "words" : "chars", " ngram=", minhash.ngram,
              " bands=", minhash.bands, " rows=", minhash.rows, " seed=", minhash.seed,
              " normalize=", minhash.normalize.to_string(), " verify=", verify_threshold,
-             " verify_max_compare=", verify_max_compare, " quality_field=", quality_field,
+             " verify_max_compare=", verify_max_compare, " quality_field=", quality_field, " url_field=", url_field,
              " text_field=", reader.text_field, " id_field=", reader.id_field, " format=", int(reader.format),
              " utf8=", int(reader.utf8), " max_record_bytes=", reader.max_record_bytes);
 }
@@ -763,7 +810,8 @@ std::string DedupStats::to_json() const {
                       ",\"docs_without_shingles\":", docs_without_shingles, ",\"num_clusters\":", num_clusters,
                       ",\"docs_in_clusters\":", docs_in_clusters, ",\"docs_removed_exact\":", docs_removed_exact,
                       ",\"docs_removed_near\":", docs_removed_near, ",\"bytes_removed_exact\":", bytes_removed_exact,
-                      ",\"bytes_removed_near\":", bytes_removed_near, ",\"candidate_pairs\":", candidate_pairs,
+                      ",\"bytes_removed_near\":", bytes_removed_near, ",\"docs_removed_url\":", docs_removed_url,
+                      ",\"bytes_removed_url\":", bytes_removed_url, ",\"candidate_pairs\":", candidate_pairs,
                       ",\"pairs_verified\":", pairs_verified, ",\"pairs_rejected\":", pairs_rejected,
                       ",\"runs_spilled\":", runs_spilled, ",\"cluster_sizes\":{");
   bool first = true;
@@ -807,7 +855,11 @@ Verdict DedupFilter::process(Document& doc, StageState*) const {
   auto pos = std::lower_bound(removed_.begin(), removed_.end(), key);
   if (pos == removed_.end() || pos->input != key.input || pos->offset != key.offset) return Verdict::keep();
   doc.set_attribute("dedup_cluster", std::to_string(pos->cluster));
-  return Verdict::drop(pos->reason == 0 ? "dedup_exact_duplicate" : "dedup_near_duplicate");
+  switch (pos->reason) {
+    case kRemovedExact: return Verdict::drop("dedup_exact_duplicate");
+    case kRemovedUrl: return Verdict::drop("dedup_url_duplicate");
+    default: return Verdict::drop("dedup_near_duplicate");
+  }
 }
 
 }  // namespace kiln::dedup

@@ -209,5 +209,33 @@ TEST(DedupIndex, ResumeReusesFinishedIndex) {
   EXPECT_GT(reseeded.seconds_signatures, 0);
 }
 
+TEST(DedupIndex, SameUrlIsADuplicate) {
+  std::string out = scratch("url");
+  fs::create_directories(out);
+  std::string corpus = out + "/in.jsonl";
+  write_file(corpus,
+             "{\"id\":\"a\",\"url\":\"HTTP://Example.com/page/\",\"text\":\"the first version of this page, longest\"}\n"
+             "{\"id\":\"b\",\"url\":\"http://example.com/page#top\",\"text\":\"an unrelated later text\"}\n"
+             "{\"id\":\"c\",\"url\":\"http://example.com/other\",\"text\":\"the first version of this page, longest\"}\n"
+             "{\"id\":\"d\",\"url\":\"http://example.com/Page\",\"text\":\"path case matters\"}\n"
+             "{\"id\":\"e\",\"text\":\"no url at all\"}\n");
+  DedupOptions o;
+  o.output_dir = out + "/out";
+  o.mode = DedupMode::kExact;
+  o.url_field = "url";
+  DedupStats s = build_dedup_index({corpus}, o);
+  EXPECT_EQ(s.num_clusters, 1u);
+  EXPECT_EQ(s.docs_removed_exact, 1u);  // c: same text as the survivor a
+  EXPECT_EQ(s.docs_removed_url, 1u);    // b: same URL as a
+  EXPECT_EQ(read_file(o.output_dir + "/clusters.jsonl"),
+            "{\"cluster\":0,\"size\":3,\"survivor\":\"a\",\"members\":[\"a\",\"b\",\"c\"],\"exact\":[true,false,true]}\n");
+  auto filter = DedupFilter::open(o.resolved_work_dir());
+  Document b;
+  b.source_path = corpus;
+  b.source_offset = read_file(corpus).find("{\"id\":\"b\"");
+  Verdict v = filter->process(b, nullptr);
+  EXPECT_EQ(v.reason, "dedup_url_duplicate");
+}
+
 }  // namespace
 }  // namespace kiln::dedup

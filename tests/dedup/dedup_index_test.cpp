@@ -11,6 +11,8 @@
 #include <set>
 #include <sstream>
 
+#include "corpus/error.h"
+#include "corpus/stage.h"
 #include "corpus/stream.h"
 #include "curate/pipeline.h"
 #include "dedup/dedup.h"
@@ -235,6 +237,27 @@ TEST(DedupIndex, SameUrlIsADuplicate) {
   b.source_offset = read_file(corpus).find("{\"id\":\"b\"");
   Verdict v = filter->process(b, nullptr);
   EXPECT_EQ(v.reason, "dedup_url_duplicate");
+}
+
+TEST(DedupStages, RegisteredForRecipes) {
+  std::string out = scratch("stages");
+  DedupOptions o;
+  o.output_dir = out;
+  DedupStats stats = build_dedup_index({kCorpus}, o);
+  StageRegistry registry;
+  register_dedup_stages(registry);
+  ASSERT_NE(registry.find("dedup_filter"), nullptr);
+  ASSERT_NE(registry.find("dedup_lines"), nullptr);
+  ASSERT_NE(registry.find("decontaminate"), nullptr);
+  std::vector<std::unique_ptr<Stage>> stages;
+  stages.push_back(registry.make(
+      "dedup_filter", StageConfig::parse("index = \"" + o.resolved_work_dir() + "\"\n", "recipe.toml")));
+  PipelineOptions p;
+  p.output_dir = out;
+  RunStats r = run_pipeline({kCorpus}, stages, p);
+  EXPECT_EQ(r.docs_rejected, stats.docs_removed_exact + stats.docs_removed_near);
+  EXPECT_THROW(registry.make("dedup_filter", StageConfig::parse("index = \"x\"\nbogus = 1\n", "r.toml")), Error);
+  EXPECT_THROW(registry.make("decontaminate", StageConfig::parse("ngram = 13\n", "r.toml")), Error);
 }
 
 }  // namespace

@@ -231,8 +231,10 @@ class Index {
     comm_.barrier();
     if (comm_.rank() == 0) fs::remove(clusters_done);
     make_sorters();
-    if (resume && fs::exists(signatures_done) && first_line(read_text(signatures_done)) == identity_) {
-      adopt_signatures(read_text(signatures_done));
+    // A clustering pass that was killed may have merged runs the marker still lists;
+    // then pass 1 is redone.
+    if (resume && fs::exists(signatures_done) && first_line(read_text(signatures_done)) == identity_ &&
+        adopt_signatures(read_text(signatures_done))) {
     } else {
       fs::remove(signatures_done);
       for (auto& e : fs::directory_iterator(rank_dir_))
@@ -452,7 +454,8 @@ class Index {
     return s;
   }
 
-  void adopt_signatures(const std::string& marker) {
+  // Takes over the runs the marker lists; false if any of them is gone.
+  bool adopt_signatures(const std::string& marker) {
     std::istringstream in(marker);
     std::string line, word;
     std::getline(in, line);  // identity
@@ -468,9 +471,16 @@ class Index {
       for (auto& p : paths) {
         in >> p;
         p = rank_dir_ + "/" + p;
+        if (!fs::exists(p)) {
+          stats_ = DedupStats();
+          num_docs_ = 0;
+          make_sorters();
+          return false;
+        }
       }
       sorter.adopt_runs(paths, records);
     }
+    return true;
   }
 
   // ---- exchange (MPI): every sorter goes to rank (sorter % ranks) --------------------
@@ -716,6 +726,12 @@ class Index {
       }
       group.clear();
     };
+    // Once spilling, spill the rest too: the removed-documents buffer fills while the
+    // members are merged, and both must fit the budget.
+    if (members.num_runs() > 0) {
+      members.spill();
+      ++stats_.runs_spilled;
+    }
     members.merge(merge_memory_, [&](const MemberRecord& r) {
       if (group.empty() || group[0] != r.root) {
         finish_group();

@@ -39,6 +39,9 @@ struct Recipe {
 Recipe load_recipe(const std::string& path, const StageRegistry& registry);
 Recipe parse_recipe(std::string_view toml_text, const std::string& source, const StageRegistry& registry);
 
+// The stages curate itself defines (counterfactual augmentation).
+void register_curate_stages(StageRegistry& registry);
+
 // Every stage kiln knows (filters, dedup, ...), for recipes and `kiln stages`.
 const StageRegistry& default_stage_registry();
 

@@ -14,15 +14,10 @@
 #include "corpus/error.h"
 #include "corpus/text.h"
 #include "curate/recipe.h"
+#include "curate/src/selection.h"
 
 namespace kiln {
 namespace {
-
-uint64_t document_key(const Document& doc, uint64_t seed) {
-  uint64_t h = XXH3_64bits_withSeed(doc.source_path.data(), doc.source_path.size(), seed);
-  uint64_t v[2] = {h, doc.source_offset};
-  return XXH3_64bits(v, sizeof v);
-}
 
 // Pass 1: the size of every document of a source, keyed by its position.
 class Measure final : public Stage {
@@ -37,31 +32,14 @@ class Measure final : public Stage {
       encoder_->encode(doc.text, tokens);
       units = tokens.size();
     }
-    sizes_.local().push_back({document_key(doc, seed_), units});
+    sizes_.local().push_back({selection::document_key(doc, seed_), units});
     return Verdict::keep();
   }
-  mutable tbb::combinable<std::vector<std::pair<uint64_t, uint64_t>>> sizes_;
+  mutable tbb::combinable<std::vector<selection::Measured>> sizes_;
 
  private:
   MixUnit unit_;
   const TextEncoder* encoder_;
-  uint64_t seed_;
-};
-
-// Pass 2: keeps the documents chosen for at least `epoch + 1` copies.
-class Select final : public Stage {
- public:
-  Select(const std::unordered_map<uint64_t, uint32_t>& copies, uint32_t epoch, uint64_t seed)
-      : copies_(copies), epoch_(epoch), seed_(seed) {}
-  std::string_view name() const override { return "mix_select"; }
-  Verdict process(Document& doc, StageState*) const override {
-    auto it = copies_.find(document_key(doc, seed_));
-    return it != copies_.end() && it->second > epoch_ ? Verdict::keep() : Verdict::drop("mix_not_selected");
-  }
-
- private:
-  const std::unordered_map<uint64_t, uint32_t>& copies_;
-  uint32_t epoch_;
   uint64_t seed_;
 };
 
@@ -155,7 +133,7 @@ MixResult run_mix(const MixOptions& options, const TextEncoder* encoder) {
     p.threads = options.threads;
     p.discard_output = true;
     run_pipeline(inputs, measure, p);
-    std::vector<std::pair<uint64_t, uint64_t>> sizes;
+    std::vector<selection::Measured> sizes;
     m->sizes_.combine_each([&](const auto& v) { sizes.insert(sizes.end(), v.begin(), v.end()); });
     std::sort(sizes.begin(), sizes.end());  // by key: the seeded order, whatever the threads did
 
@@ -163,23 +141,16 @@ MixResult run_mix(const MixOptions& options, const TextEncoder* encoder) {
     r.name = source.name;
     r.weight_share = source.weight / weight_sum;
     r.available_docs = sizes.size();
-    for (auto& [key, units] : sizes) r.available_units += units;
+    for (auto& d : sizes) r.available_units += d.units;
     r.target_units = uint64_t(std::llround(r.weight_share * double(options.budget)));
-    if (r.available_units == 0) throw Error(cat("mix source '", source.name, "' holds no ", r.target_units ? "units" : "documents"));
-    // Whole epochs, then the seeded subset that fills the rest without passing it.
-    uint32_t full = uint32_t(r.target_units / r.available_units);
-    uint64_t rest = r.target_units - uint64_t(full) * r.available_units, taken = 0;
+    if (r.available_units == 0) throw Error(cat("mix source '", source.name, "' holds no units"));
     std::unordered_map<uint64_t, uint32_t> copies;
     copies.reserve(sizes.size());
-    for (auto& [key, units] : sizes) {
-      uint32_t n = full;
-      if (taken < rest && taken + units <= rest) {
-        ++n;
-        taken += units;
-      }
-      if (n) copies[key] = n;
-      r.achieved_units += uint64_t(n) * units;
+    r.achieved_units = selection::choose_copies(sizes, r.target_units, copies);
+    uint32_t epochs = 0;
+    for (auto& [key, n] : copies) {
       r.achieved_docs += n;
+      epochs = std::max(epochs, n);
     }
     r.epochs = double(r.achieved_units) / double(r.available_units);
     r.over_max_epochs = r.epochs > options.max_epochs;
@@ -187,10 +158,9 @@ MixResult run_mix(const MixOptions& options, const TextEncoder* encoder) {
       result.warnings.push_back(cat("source '", source.name, "' repeats ", r.epochs, " times (max_epochs ",
                                     options.max_epochs, "): add data or lower its weight"));
     // Pass 2: one run per epoch.
-    uint32_t epochs = full + (taken > 0 ? 1 : 0);
     for (uint32_t e = 0; e < epochs; ++e) {
       std::vector<std::unique_ptr<Stage>> select;
-      select.push_back(std::make_unique<Select>(copies, e, options.seed));
+      select.push_back(std::make_unique<selection::SelectCopies>(copies, e, options.seed, "mix_select", "mix_not_selected"));
       PipelineOptions w;
       w.reader = options.reader;
       w.threads = options.threads;

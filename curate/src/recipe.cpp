@@ -7,6 +7,7 @@
 
 #include "corpus/error.h"
 #include "corpus/stream.h"
+#include "curate/balance.h"
 #include "filters/basic.h"
 
 namespace kiln {
@@ -34,10 +35,50 @@ uint64_t parse_byte_size(std::string_view text) {
   return uint64_t(value * scale);
 }
 
+namespace {
+
+// Writes the counterfactual twin of a document: gendered terms swapped. Documents with
+// fewer than min_swaps swaps are dropped ("counterfactual_unchanged"), so the output holds
+// only new text, ready to be mixed with the original corpus.
+class Counterfactual final : public Stage {
+ public:
+  Counterfactual(TermSwapper swapper, uint64_t min_swaps) : swapper_(std::move(swapper)), min_swaps_(min_swaps) {}
+  std::string_view name() const override { return "counterfactual"; }
+  Verdict process(Document& doc, StageState*) const override {
+    size_t swaps = 0;
+    std::string swapped = swapper_.swap(doc.text, &swaps);
+    doc.set_attribute("counterfactual_swaps", std::to_string(swaps));
+    if (swaps < min_swaps_) return Verdict::drop("counterfactual_unchanged");
+    doc.text = std::move(swapped);
+    return Verdict::keep();
+  }
+
+ private:
+  TermSwapper swapper_;
+  uint64_t min_swaps_;
+};
+
+}  // namespace
+
+void register_curate_stages(StageRegistry& registry) {
+  registry.add({"counterfactual",
+                "swap gendered terms case-preservingly (pairs=FILE, default built-in English list); drops docs with < "
+                "min_swaps swaps",
+                [](const StageConfig& c) -> std::unique_ptr<Stage> {
+                  std::string pairs = c.get_string("pairs", "");
+                  int64_t min_swaps = c.get_int("min_swaps", 1);
+                  if (min_swaps < 0) throw Error(cat(c.where("min_swaps"), ": min_swaps must not be negative"));
+                  TermSwapper swapper = pairs.empty() ? TermSwapper::english_gender()
+                                                      : TermSwapper::from_list(read_file(pairs), pairs);
+                  return std::make_unique<Counterfactual>(std::move(swapper), uint64_t(min_swaps));
+                }});
+}
+
 const StageRegistry& default_stage_registry() {
   static const StageRegistry registry = [] {
     StageRegistry r;
     register_filters_stages(r);
+    register_curate_stages(r);
     return r;
   }();
   return registry;

@@ -1,0 +1,51 @@
+// Seeded document selection shared by mixtures and rebalancing (private to curate).
+//
+// Both measure every document of an input set once (units: tokens, bytes or documents,
+// keyed by xxh3(seed, file, byte offset)), decide how many copies of each document to
+// write (whole repeats, then a seeded subset for the fraction), and write copy k of every
+// chosen document to <output>/epoch-<k>/ with one pipeline pass per k.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "corpus/document.h"
+#include "corpus/stage.h"
+
+namespace kiln::selection {
+
+uint64_t document_key(const Document& doc, uint64_t seed);
+
+struct Measured {
+  uint64_t key;
+  uint64_t units;
+  bool operator<(const Measured& o) const { return key < o.key; }
+};
+
+// Adds copies for `docs` (sorted by key) so that their units sum to `target` without
+// passing it: floor(target / total) copies of every document, then one more for documents
+// in key order while they fit. Returns the units chosen.
+uint64_t choose_copies(const std::vector<Measured>& docs, uint64_t target, std::unordered_map<uint64_t, uint32_t>& copies);
+
+// Keeps a document when its chosen copies exceed `epoch`.
+class SelectCopies final : public Stage {
+ public:
+  SelectCopies(const std::unordered_map<uint64_t, uint32_t>& copies, uint32_t epoch, uint64_t seed, std::string_view name,
+               std::string_view reason)
+      : copies_(copies), epoch_(epoch), seed_(seed), name_(name), reason_(reason) {}
+  std::string_view name() const override { return name_; }
+  Verdict process(Document& doc, StageState*) const override {
+    auto it = copies_.find(document_key(doc, seed_));
+    return it != copies_.end() && it->second > epoch_ ? Verdict::keep() : Verdict::drop(reason_);
+  }
+
+ private:
+  const std::unordered_map<uint64_t, uint32_t>& copies_;
+  uint32_t epoch_;
+  uint64_t seed_;
+  std::string name_, reason_;
+};
+
+}  // namespace kiln::selection

@@ -192,6 +192,9 @@ class TokenStore {
  public:
   // Keeps at least `blocks` decoded blocks (streams ask for their shuffle buffer's size).
   void reserve_cache(size_t blocks) const { cache_capacity_ = std::max(cache_capacity_, blocks); }
+  // Decodes, on all cores, the blocks holding the given token ranges [begin, end) that
+  // are not cached yet (a stream calls it when it enters a shuffle buffer).
+  void prefetch(Split split, const std::vector<std::pair<uint64_t, uint64_t>>& ranges) const;
 };
 
 // ---- streaming -----------------------------------------------------------------------

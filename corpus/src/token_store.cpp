@@ -6,9 +6,12 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include <tbb/parallel_for.h>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "corpus/error.h"
 #include "corpus/text.h"
@@ -364,6 +367,36 @@ const std::vector<uint32_t>& TokenStore::block(Split split, size_t shard, size_t
   return cache_.front().tokens;
 }
 
+void TokenStore::prefetch(Split split, const std::vector<std::pair<uint64_t, uint64_t>>& ranges) const {
+  const SplitData& d = data(split);
+  std::set<std::pair<size_t, size_t>> wanted;  // (shard, block), sorted: a fixed decode order
+  for (auto [begin, end] : ranges) {
+    for (uint64_t pos = begin; pos < end && pos < d.num_tokens;) {
+      size_t shard = size_t(std::upper_bound(d.shard_begin.begin(), d.shard_begin.end(), pos) - d.shard_begin.begin()) - 1;
+      uint64_t in_shard = pos - d.shard_begin[shard];
+      uint32_t bt = d.shards[shard]->block_tokens();
+      size_t block = size_t(in_shard / bt);
+      uint64_t key = (uint64_t(split == Split::kVal) << 63) | (uint64_t(shard) << 40) | uint64_t(block);
+      if (!cache_index_.count(key)) wanted.insert({shard, block});
+      pos = d.shard_begin[shard] + uint64_t(block + 1) * bt;
+      if (block + 1 >= d.shards[shard]->num_blocks()) pos = d.shard_begin[shard] + d.shards[shard]->num_tokens();
+    }
+  }
+  std::vector<std::pair<size_t, size_t>> list(wanted.begin(), wanted.end());
+  if (list.size() > cache_capacity_) list.resize(cache_capacity_);
+  std::vector<std::vector<uint32_t>> decoded(list.size());
+  tbb::parallel_for(size_t(0), list.size(), [&](size_t i) { d.shards[list[i].first]->read_block(list[i].second, decoded[i]); });
+  for (size_t i = 0; i < list.size(); ++i) {
+    uint64_t key = (uint64_t(split == Split::kVal) << 63) | (uint64_t(list[i].first) << 40) | uint64_t(list[i].second);
+    if (cache_.size() >= cache_capacity_) {
+      cache_index_.erase(cache_.back().key);
+      cache_.pop_back();
+    }
+    cache_.push_front({key, std::move(decoded[i])});
+    cache_index_[key] = cache_.begin();
+  }
+}
+
 std::vector<std::string> TokenStore::verify() const {
   std::vector<std::string> problems;
   std::vector<uint32_t> tokens;
@@ -468,6 +501,15 @@ uint64_t TokenStream::window_index(uint64_t epoch, uint64_t sample) {
     }
     shuffle(buffer_windows_, mix(options_.seed, epoch, 0x77696eull + buffer));
     buffer_ready_ = buffer;
+    // Decode the buffer's blocks up front, in parallel, instead of one by one on demand.
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    for (uint64_t i = first; i < last; ++i) {
+      uint64_t c = chunk_order_[i];
+      uint64_t begin = c * windows_per_chunk_ * options_.seq_len;
+      uint64_t end = std::min(num_windows_, (c + 1) * windows_per_chunk_) * options_.seq_len + 1;
+      ranges.push_back({begin, end});
+    }
+    store_.prefetch(options_.split, ranges);
   }
   return buffer_windows_[sample - buffer_begin_[buffer]];
 }

@@ -1,0 +1,66 @@
+// Data parallelism: every rank holds the whole model, runs forward/backward on its slice of
+// the global batch, and the gradient buffer is averaged over the ranks before the
+// optimizer step — so all ranks apply the same update and stay identical.
+//
+// All parameters live in one allocation (trainer/model.h), so the all-reduce is one call
+// over GPT::grads(). Ranks run under mpirun, one per process (one per GPU on a GPU box);
+// the MPI communicator works on the CPU backend's host buffers in place and stages other
+// backends' device buffers through the host. An NCCL communicator (device buffers, no
+// staging) would implement the same interface — NCCL is not in Debian, so it is not built
+// here.
+//
+//   auto comm = kiln::kernels::launched_under_mpi() ? kiln::kernels::make_mpi_communicator()
+//                                                   : kiln::kernels::make_single_process_communicator();
+//   const BatchSlice mine = batch_slice(global_B, comm->rank(), comm->size());
+//   model.zero_grad();
+//   float loss = model.forward(inputs + mine.begin * T, targets + mine.begin * T, mine.rows, T);
+//   model.backward();
+//   comm->allreduce_mean(backend, model.grads(), model.num_params());
+//   loss = comm->allreduce_sum(loss) / comm->size();
+//   optimizer.step(lr);   // the clip norm is computed from the averaged gradient: same on all ranks
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "trainer/backend.h"
+
+namespace kiln::kernels {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual const char* name() const = 0;  // "single", "mpi"
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  // buf (n floats in `backend`'s memory) <- its mean over all ranks, on every rank.
+  virtual void allreduce_mean(trainer::Backend& backend, float* buf, size_t n) = 0;
+  // The sum of x over all ranks (losses, token counts), on every rank.
+  virtual double allreduce_sum(double x) = 0;
+  // buf on every rank <- buf of rank `root` (initial parameters, a loaded checkpoint).
+  virtual void broadcast(trainer::Backend& backend, float* buf, size_t n, int root) = 0;
+};
+
+// One process: rank 0 of 1; every operation is the identity.
+std::unique_ptr<Communicator> make_single_process_communicator();
+
+// True when kiln_kernels was built with an MPI (Debian: libopenmpi-dev).
+bool mpi_compiled();
+// True when this process was started by mpirun/srun with more than one rank (reads the
+// launcher's environment: OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_... — no MPI call).
+bool launched_under_mpi();
+// MPI_COMM_WORLD. Initializes MPI if no one has (and then finalizes it when destroyed: make
+// one per process). Throws kiln::Error when built without MPI.
+std::unique_ptr<Communicator> make_mpi_communicator();
+
+// The rows of a global batch of `global_batch` sequences that `rank` of `size` runs:
+// contiguous and equal, so rank r's slice of the same global batch is rows
+// [r * global_batch / size, (r + 1) * global_batch / size). Throws kiln::Error unless size
+// divides global_batch (unequal slices would weight the ranks' mean losses unequally).
+struct BatchSlice {
+  int begin = 0;  // first row
+  int rows = 0;   // B on this rank
+};
+BatchSlice batch_slice(int global_batch, int rank, int size);
+
+}  // namespace kiln::kernels

@@ -1,0 +1,51 @@
+// The single-process communicator, batch slicing, and launcher detection.
+#include <cstdlib>
+#include <string>
+
+#include "corpus/error.h"
+#include "kernels/data_parallel.h"
+
+namespace kiln::kernels {
+namespace {
+class SingleProcess final : public Communicator {
+ public:
+  const char* name() const override { return "single"; }
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  void allreduce_mean(trainer::Backend&, float*, size_t) override {}
+  double allreduce_sum(double x) override { return x; }
+  void broadcast(trainer::Backend&, float*, size_t, int) override {}
+};
+
+int env_int(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::atoi(v) : 0;
+}
+}  // namespace
+
+std::unique_ptr<Communicator> make_single_process_communicator() { return std::make_unique<SingleProcess>(); }
+
+bool launched_under_mpi() {
+  // Open MPI, MPICH/Hydra (PMI), PMIx launchers and Slurm's srun.
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS"})
+    if (env_int(name) > 1) return true;
+  return false;
+}
+
+BatchSlice batch_slice(int global_batch, int rank, int size) {
+  if (size <= 0 || rank < 0 || rank >= size) throw Error(cat("batch_slice: rank ", rank, " of ", size));
+  if (global_batch % size != 0)
+    throw Error(cat("data parallel: the global batch of ", global_batch, " sequences does not split evenly over ", size,
+                    " ranks"));
+  const int rows = global_batch / size;
+  return {rank * rows, rows};
+}
+
+#ifndef KILN_KERNELS_HAVE_MPI
+bool mpi_compiled() { return false; }
+std::unique_ptr<Communicator> make_mpi_communicator() {
+  throw Error("data parallel: kiln was built without MPI (install libopenmpi-dev and reconfigure)");
+}
+#endif
+
+}  // namespace kiln::kernels

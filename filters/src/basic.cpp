@@ -7,6 +7,7 @@
 
 #include "corpus/error.h"
 #include "filters/langid.h"
+#include "filters/pii.h"
 #include "filters/quality.h"
 
 namespace kiln {
@@ -169,6 +170,7 @@ void register_filters_stages(StageRegistry& registry) {
                 }});
   register_quality_stages(registry);
   register_langid_stages(registry);
+  register_pii_stages(registry);
 }
 
 }  // namespace kiln

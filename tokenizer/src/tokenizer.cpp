@@ -148,8 +148,12 @@ class PieceCache {
   static constexpr size_t kSlots = size_t(1) << 17;
   static constexpr size_t kWays = 4;
 
-  bool find(uint64_t serial, std::string_view piece, uint64_t h, std::vector<uint32_t>& out) {
+  void use(uint64_t serial) {
     if (serial != serial_) reset(serial);
+  }
+  // Starts loading the slots of a piece that comes later, so its lookup does not wait.
+  void prefetch(uint64_t h) const { __builtin_prefetch(&slots_[h & (kSlots - 1)]); }
+  bool find(std::string_view piece, uint64_t h, std::vector<uint32_t>& out) {
     for (size_t w = 0; w < kWays; ++w) {
       const Slot& s = slots_[(h + w) & (kSlots - 1)];
       if (s.ids_len == 0) return false;
@@ -242,13 +246,27 @@ void encode_ordinary(const Model& m, std::string_view text, std::vector<uint32_t
     prefixed += text;
     text = prefixed;
   }
+  static thread_local std::vector<uint64_t> hashes;
   pieces.clear();
   pretokenize(m.pattern, text, pieces);
   const bool use_cache = m.unk_id == ~0u;
-  for (std::string_view piece : pieces) {
+  // Most time goes to the cache miss of each piece's first slot (the table is larger than
+  // L2): hash every piece first, then prefetch a few pieces ahead.
+  constexpr size_t kAhead = 4;
+  if (use_cache) {
+    cache.use(m.serial);
+    hashes.resize(pieces.size());
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      hashes[i] = pieces[i].size() <= PieceCache::kMaxPiece ? detail::hash_bytes(pieces[i]) : 0;
+      if (i < kAhead) cache.prefetch(hashes[i]);
+    }
+  }
+  for (size_t k = 0; k < pieces.size(); ++k) {
+    const std::string_view piece = pieces[k];
     if (use_cache && piece.size() <= PieceCache::kMaxPiece) {
-      const uint64_t h = detail::hash_bytes(piece);
-      if (cache.find(m.serial, piece, h, out)) continue;
+      if (k + kAhead < pieces.size()) cache.prefetch(hashes[k + kAhead]);
+      const uint64_t h = hashes[k];
+      if (cache.find(piece, h, out)) continue;
       const size_t before = out.size();
       encode_piece(m, piece, out, work);
       cache.insert(piece, h, out.data() + before, out.size() - before);

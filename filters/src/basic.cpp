@@ -9,6 +9,7 @@
 #include "filters/langid.h"
 #include "filters/pii.h"
 #include "filters/quality.h"
+#include "filters/toxicity.h"
 
 namespace kiln {
 
@@ -171,6 +172,7 @@ void register_filters_stages(StageRegistry& registry) {
   register_quality_stages(registry);
   register_langid_stages(registry);
   register_pii_stages(registry);
+  register_toxicity_stages(registry);
 }
 
 }  // namespace kiln

@@ -362,6 +362,9 @@ class LangIdStage final : public Stage {
  public:
   LangIdStage(const LangIdStageOptions& o, std::shared_ptr<const LangIdModel> model) : o_(o), model_(std::move(model)) {}
   std::string_view name() const override { return "langid"; }
+  std::vector<std::pair<std::string, double>> thresholds() const override {
+    return {{"lang_confidence", o_.min_confidence}};
+  }
   Verdict process(Document& doc, StageState*) const override {
     LangIdPrediction p = model_->predict(doc.text, o_.max_bytes);
     doc.set_attribute("lang", json_quote(p.label));

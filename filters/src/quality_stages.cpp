@@ -40,6 +40,16 @@ class GopherQualityStage final : public Stage {
  public:
   explicit GopherQualityStage(GopherQualityOptions o) : o_(std::move(o)) {}
   std::string_view name() const override { return "gopher_quality"; }
+  std::vector<std::pair<std::string, double>> thresholds() const override {
+    return {{"gopher_quality.non_symbol_words", double(o_.min_words)},
+            {"gopher_quality.mean_word_length", o_.min_mean_word_length},
+            {"gopher_quality.hash_ratio", o_.max_symbol_word_ratio},
+            {"gopher_quality.ellipsis_ratio", o_.max_symbol_word_ratio},
+            {"gopher_quality.bullet_lines_ratio", o_.max_bullet_lines_ratio},
+            {"gopher_quality.ellipsis_lines_ratio", o_.max_ellipsis_lines_ratio},
+            {"gopher_quality.alpha_words_ratio", o_.min_alpha_words_ratio},
+            {"gopher_quality.stop_words", double(o_.min_stop_words)}};
+  }
   std::unique_ptr<StageState> make_state() const override { return std::make_unique<Scratch>(); }
   Verdict process(Document& doc, StageState* state) const override {
     Scratch local;
@@ -69,6 +79,17 @@ class GopherRepetitionStage final : public Stage {
  public:
   explicit GopherRepetitionStage(GopherRepetitionOptions o) : o_(o) {}
   std::string_view name() const override { return "gopher_repetition"; }
+  std::vector<std::pair<std::string, double>> thresholds() const override {
+    std::vector<std::pair<std::string, double>> t = {{"gopher_repetition.dup_para_frac", o_.max_dup_para_frac},
+                                                     {"gopher_repetition.dup_para_char_frac", o_.max_dup_para_char_frac},
+                                                     {"gopher_repetition.dup_line_frac", o_.max_dup_line_frac},
+                                                     {"gopher_repetition.dup_line_char_frac", o_.max_dup_line_char_frac}};
+    for (int n = 2; n <= 4; ++n)
+      t.emplace_back(cat("gopher_repetition.top_", n, "_gram_char_frac"), o_.max_top_ngram_char_frac[n - 2]);
+    for (int n = 5; n <= 10; ++n)
+      t.emplace_back(cat("gopher_repetition.dup_", n, "_gram_char_frac"), o_.max_dup_ngram_char_frac[n - 5]);
+    return t;
+  }
   std::unique_ptr<StageState> make_state() const override { return std::make_unique<Scratch>(); }
   Verdict process(Document& doc, StageState* state) const override {
     Scratch local;
@@ -99,6 +120,9 @@ class C4Stage final : public Stage {
  public:
   explicit C4Stage(C4Options o) : o_(o) {}
   std::string_view name() const override { return "c4"; }
+  std::vector<std::pair<std::string, double>> thresholds() const override {
+    return {{"c4.sentences", double(o_.min_sentences)}};
+  }
   std::unique_ptr<StageState> make_state() const override { return std::make_unique<Scratch>(); }
   Verdict process(Document& doc, StageState* state) const override {
     Scratch local;
@@ -133,6 +157,12 @@ class FineWebStage final : public Stage {
  public:
   explicit FineWebStage(FineWebOptions o) : o_(std::move(o)) {}
   std::string_view name() const override { return "fineweb"; }
+  std::vector<std::pair<std::string, double>> thresholds() const override {
+    return {{"fineweb.line_punct_ratio", o_.min_line_punct_ratio},
+            {"fineweb.short_line_ratio", o_.max_short_line_ratio},
+            {"fineweb.dup_line_char_ratio", o_.max_dup_line_char_ratio},
+            {"fineweb.newline_word_ratio", o_.max_newline_word_ratio}};
+  }
   std::unique_ptr<StageState> make_state() const override { return std::make_unique<Scratch>(); }
   Verdict process(Document& doc, StageState* state) const override {
     Scratch local;

@@ -174,6 +174,9 @@ class ToxicityStage final : public Stage {
     for (auto& name : lexicon_.lists()) reasons_.push_back("toxic_words_" + name);
   }
   std::string_view name() const override { return "toxicity_lexicon"; }
+  std::vector<std::pair<std::string, double>> thresholds() const override {
+    return {{"toxicity_lexicon.score", o_.max_score}};
+  }
   Verdict process(Document& doc, StageState*) const override {
     ToxicityMatches m = lexicon_.match(doc.text);
     std::string_view reason;

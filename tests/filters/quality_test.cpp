@@ -307,6 +307,14 @@ TEST(QualityStages, DropModeAndOptions) {
   // top 2-gram "A kept" is 6/21 = 0.29: under the raised 0.5; the top 3-gram (15/21) still fires.
   EXPECT_EQ(rep->process(doc, nullptr).reason, "gopher_top_3_gram");
 
+  // Thresholds for the report's attribute histograms follow the options.
+  auto fw = registry.make("fineweb", StageConfig::from_key_values("mode=tag,max_short_line_ratio=0.5"));
+  auto t = fw->thresholds();
+  ASSERT_EQ(t.size(), 4u);
+  EXPECT_EQ(t[1].first, "fineweb.short_line_ratio");
+  EXPECT_DOUBLE_EQ(t[1].second, 0.5);
+  EXPECT_EQ(rep->thresholds().size(), 13u);
+
   EXPECT_THROW(registry.make("gopher_quality", StageConfig::from_key_values("min_wrods=2")), Error);
   EXPECT_THROW(registry.make("fineweb", StageConfig::from_key_values("mode=maybe")), Error);
   EXPECT_THROW(registry.make("fineweb", StageConfig::from_key_values("max_short_line_ratio=-1")), Error);

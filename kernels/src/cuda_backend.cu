@@ -10,6 +10,9 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
+#include <map>
+#include <optional>
 #include <cstdint>
 #include <numeric>
 #include <vector>
@@ -315,14 +318,24 @@ class CudaBackend final : public trainer::Backend {
     check_cublas(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_d,
                                                       sizeof align_d),
                  what);
-    cublasLtMatmulHeuristicResult_t result{};
-    int found = 0;
-    const cublasStatus_t s =
-        cublasLtMatmulAlgoGetHeuristic(lt_, op, a_layout, b_layout, d_layout, d_layout, pref, 1, &result, &found);
-    if (s == CUBLAS_STATUS_NOT_SUPPORTED || found == 0) return false;
-    check_cublas(s, what);
+    // The heuristic query costs tens of microseconds of host time; a step asks the same
+    // few shapes every time, so its answer is kept per shape, layout and alignment.
+    const AlgoKey key{m, n, k, trans_a, trans_b, lda, ldb, ldd, bias != nullptr, beta != 0.0f,
+                      (int64_t)align_a << 32 | align_b, align_d};
+    auto it = algos_.find(key);
+    if (it == algos_.end()) {
+      cublasLtMatmulHeuristicResult_t result{};
+      int found = 0;
+      const cublasStatus_t s =
+          cublasLtMatmulAlgoGetHeuristic(lt_, op, a_layout, b_layout, d_layout, d_layout, pref, 1, &result, &found);
+      // No algorithm (or a combination this cuBLASLt rejects): the caller falls back to cuBLAS.
+      std::optional<cublasLtMatmulAlgo_t> algo;
+      if (s == CUBLAS_STATUS_SUCCESS && found > 0) algo = result.algo;
+      it = algos_.emplace(key, algo).first;
+    }
+    if (!it->second) return false;
     check_cublas(cublasLtMatmul(lt_, op, &alpha, A, a_layout, B, b_layout, &beta, D, d_layout, D, d_layout,
-                                &result.algo, workspace_, workspace, stream_),
+                                &*it->second, workspace_, workspace, stream_),
                  what);
     return true;
   }
@@ -335,6 +348,8 @@ class CudaBackend final : public trainer::Backend {
   void* workspace_ = nullptr;
   double* host_partial_ = nullptr;  // (kSumSquaresBlocks) pinned
   Scratch tokens_, targets_, csr_buffer_, scratch_, sum_partial_;
+  using AlgoKey = std::array<int64_t, 12>;
+  std::map<AlgoKey, std::optional<cublasLtMatmulAlgo_t>> algos_;  // cuBLASLt's choice per GEMM shape
   std::vector<int32_t> order_, csr_;
 };
 

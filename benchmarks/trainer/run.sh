@@ -39,12 +39,14 @@ rows = [json.loads(l) for l in sys.stdin if l.startswith("{")]
 groups = {}
 for r in rows:
     groups.setdefault((r["L"], r["C"], r["T"], r["B"], r["V"], r["threads"], r["impl"].split()[0]), []).append(r)
-print("\n| L | C | T | B | V | threads | kiln ms/step (median of runs) | torch ms/step | kiln / torch | kiln best | torch best |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("\n| L | C | T | B | V | threads | kiln ms/step | torch ms/step | kiln / torch | kiln best | torch best | kiln CPU ms/step | torch CPU ms/step | CPU ratio |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for key in sorted({k[:6] for k in groups}):
     k = groups.get(key + ("kiln",), []); t = groups.get(key + ("torch",), [])
     if not k or not t: continue
     km = statistics.median(r["ms_per_step"] for r in k); tm = statistics.median(r["ms_per_step"] for r in t)
     kb = min(r["min_ms"] for r in k); tb = min(r["min_ms"] for r in t)
-    print("| %d | %d | %d | %d | %d | %d | %.1f | %.1f | %.2f | %.1f | %.1f |" % (key + (km, tm, km / tm, kb, tb)))
+    kc = statistics.median(r["cpu_ms_per_step"] for r in k); tc = statistics.median(r["cpu_ms_per_step"] for r in t)
+    print("| %d | %d | %d | %d | %d | %d | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %.1f | %.2f |"
+          % (key + (km, tm, km / tm, kb, tb, kc, tc, kc / tc)))
 '

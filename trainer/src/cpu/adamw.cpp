@@ -15,6 +15,7 @@ double sum_squares(const float* x, size_t n) {
   for (size_t k = 0; k < chunks; k++) {
     const size_t end = (k + 1) * kChunk < n ? (k + 1) * kChunk : n;
     double s = 0.0;
+#pragma omp simd reduction(+ : s)
     for (size_t i = k * kChunk; i < end; i++) s += (double)x[i] * x[i];
     partial[k] = s;
   }

@@ -10,13 +10,12 @@
 #include "trainer/src/cpu/cpu_ops.h"
 
 namespace kiln::trainer::cpu {
-namespace {
+
 void sgemm(char ta, char tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
            float beta, float* C, int ldc) {
   if (dnnl_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) != dnnl_success)
     throw Error(cat("oneDNN sgemm failed (", M, "x", N, "x", K, ")"));
 }
-}  // namespace
 
 // out (N,OC) = inp (N,C) @ weight (OC,C)^T + bias (OC)
 void matmul_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int C, int OC) {

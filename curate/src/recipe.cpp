@@ -8,6 +8,9 @@
 #include "corpus/error.h"
 #include "corpus/stream.h"
 #include "curate/balance.h"
+#ifdef KILN_HAVE_DEDUP
+#include "dedup/dedup.h"
+#endif
 #include "filters/basic.h"
 
 namespace kiln {
@@ -79,6 +82,9 @@ const StageRegistry& default_stage_registry() {
     StageRegistry r;
     register_filters_stages(r);
     register_curate_stages(r);
+#ifdef KILN_HAVE_DEDUP
+    dedup::register_dedup_stages(r);
+#endif
     return r;
   }();
   return registry;

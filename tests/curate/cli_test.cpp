@@ -18,8 +18,10 @@ struct Result {
   std::string out;
 };
 
+// Runs kiln from the repository root, where the sample recipe's relative paths resolve.
 Result run(const std::string& args) {
-  std::string command = std::string(KILN_BINARY) + " " + args + " 2>&1";
+  std::string root = std::filesystem::path(KILN_SAMPLE_DIR).parent_path().parent_path().string();
+  std::string command = "cd '" + root + "' && " + std::string(KILN_BINARY) + " " + args + " 2>&1";
   Result r{0, ""};
   FILE* p = ::popen(command.c_str(), "r");
   std::array<char, 4096> buf;
@@ -55,9 +57,6 @@ TEST(Cli, EveryVerbHasHelpWithAnExample) {
 TEST(Cli, CurateRunsTheSampleRecipeAndResumes) {
   testing::TempDir dir;
   std::string sample = KILN_SAMPLE_DIR;
-  // Run from the repository root so the recipe's relative paths resolve.
-  std::string root = std::filesystem::path(sample).parent_path().parent_path().string();
-  std::string cd = "cd " + root + " && ";
   Result first = run("curate " + sample + "/recipe.toml -o " + dir.path("out"));
   ASSERT_EQ(first.status, 0) << first.out;
   EXPECT_NE(first.out.find("report:    " + dir.path("out") + "/report.html"), std::string::npos) << first.out;
@@ -67,7 +66,6 @@ TEST(Cli, CurateRunsTheSampleRecipeAndResumes) {
   Result again = run("curate " + sample + "/recipe.toml -o " + dir.path("out"));
   ASSERT_EQ(again.status, 0) << again.out;
   EXPECT_NE(again.out.find("already done, resumed"), std::string::npos);
-  (void)cd;
 }
 
 TEST(Cli, CatPrintsJsonlAndStatsCounts) {

@@ -33,6 +33,11 @@ struct Word {
 // non-letter, non-space character).
 void split_words(std::string_view text, std::vector<Word>& out);
 
+// split_words of `text`, reused while consecutive calls on this thread pass the same text
+// (the quality stages of one pipeline each ask for the words of the same document). The
+// reference stays valid until the next call on this thread.
+const std::vector<Word>& cached_words(std::string_view text);
+
 // Python's str.isspace: ASCII 9-13 and 28-32, U+0085, and categories Zs, Zl, Zp.
 bool is_unicode_space(char32_t cp);
 // Unicode categories P* or S* (Python's view of "punctuation" in datatrove's sets).

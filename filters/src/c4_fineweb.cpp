@@ -9,22 +9,8 @@ namespace kiln {
 
 namespace {
 
-bool contains_ascii_ci(std::string_view haystack, std::string_view lower_needle) {
-  // ASCII case folding only: the phrases are ASCII, and Unicode lowercasing could map a
-  // non-ASCII letter onto one of them (the Kelvin sign K → k), which C4 never meant.
-  if (haystack.size() < lower_needle.size()) return false;
-  for (size_t i = 0; i + lower_needle.size() <= haystack.size(); ++i) {
-    size_t k = 0;
-    while (k < lower_needle.size()) {
-      char c = haystack[i + k];
-      if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
-      if (c != lower_needle[k]) break;
-      ++k;
-    }
-    if (k == lower_needle.size()) return true;
-  }
-  return false;
-}
+// Phrase rules fold ASCII case only: the phrases are ASCII, and Unicode lowercasing could
+// map a non-ASCII letter onto one of them (the Kelvin sign K → k), which C4 never meant.
 
 // c4_utils / datatrove POLICY_SUBSTRINGS.
 constexpr std::string_view kPolicySubstrings[] = {"terms of use", "privacy policy", "cookie policy",
@@ -138,11 +124,17 @@ std::string_view check_c4(std::string_view text, const C4Options& o, C4Stats& st
       ++st.lines_too_few_words;
       continue;
     }
-    if (o.filter_lorem_ipsum && contains_ascii_ci(line, "lorem ipsum")) {
+    // ASCII-lowercased copy for the phrase rules (ASCII only: see above).
+    std::string& low = scratch.cleaned_lower;
+    low.assign(line);
+    for (char& ch : low)
+      if (ch >= 'A' && ch <= 'Z') ch = char(ch - 'A' + 'a');
+    auto has = [&](std::string_view phrase) { return low.find(phrase) != std::string::npos; };
+    if (o.filter_lorem_ipsum && has("lorem ipsum")) {
       reason = "c4_lorem_ipsum";
       break;
     }
-    if (o.filter_javascript && contains_ascii_ci(line, "javascript")) {
+    if (o.filter_javascript && has("javascript")) {
       ++st.lines_javascript;
       continue;
     }
@@ -152,7 +144,7 @@ std::string_view check_c4(std::string_view text, const C4Options& o, C4Stats& st
     }
     if (o.filter_policy) {
       bool policy = false;
-      for (auto p : kPolicySubstrings) policy = policy || contains_ascii_ci(line, p);
+      for (auto p : kPolicySubstrings) policy = policy || has(p);
       if (policy) {
         ++st.lines_policy;
         continue;
@@ -214,8 +206,8 @@ std::string_view check_fineweb(std::string_view text, const FineWebOptions& o, F
   uint64_t non_newline_chars = count_code_points(text) - newlines;
   st.dup_line_char_ratio = non_newline_chars ? double(dup_chars) / double(non_newline_chars) : 0.0;
 
-  split_words(text, scratch.words);
-  st.newline_word_ratio = scratch.words.empty() ? 0.0 : double(newlines) / double(scratch.words.size());
+  const auto& words = cached_words(text);
+  st.newline_word_ratio = words.empty() ? 0.0 : double(newlines) / double(words.size());
 
   if (o.min_line_punct_ratio && st.line_punct_ratio < o.min_line_punct_ratio &&
       !(st.line_punct_ratio == 0 && o.line_punct_exclude_zero))

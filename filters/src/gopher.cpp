@@ -43,8 +43,7 @@ std::pair<uint64_t, uint64_t> find_duplicates(const Range& items, size_t size, H
 std::string_view check_gopher_quality(std::string_view text, const GopherQualityOptions& o, GopherQualityStats& st,
                                       Scratch& scratch) {
   st = {};
-  auto& words = scratch.words;
-  split_words(text, words);
+  const auto& words = cached_words(text);
   size_t max_stop_len = 0;
   for (auto& w : o.stop_words) max_stop_len = std::max(max_stop_len, w.size());
   uint64_t letter_chars = 0, alpha_words = 0;
@@ -161,8 +160,7 @@ std::string_view check_gopher_repetition(std::string_view text, const GopherRepe
 
   // Word n-grams, n = 2..10, hashed incrementally: h[i] holds the hash of words
   // [i, i+n) after round n. An n-gram's length is that of " ".join(words) in datatrove.
-  auto& words = scratch.words;
-  split_words(text, words);
+  const auto& words = cached_words(text);
   const size_t N = words.size();
   auto& wh = scratch.word_hashes;
   auto& h = scratch.ngram_hashes;

@@ -76,6 +76,33 @@ bool looks_like_date(std::string_view s) {
   return (groups[0] == 4 && groups[1] <= 2 && groups[2] <= 2) || (groups[0] <= 2 && groups[1] <= 2 && groups[2] == 4);
 }
 
+// IBAN lengths by country (ISO 13616 registry, SWIFT release 2024).
+int iban_length(char a, char b) {
+  static const std::pair<const char*, int> kLengths[] = {
+      {"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16}, {"BG", 22}, {"BH", 22},
+      {"BR", 29}, {"BY", 28}, {"CH", 21}, {"CR", 22}, {"CY", 28}, {"CZ", 24}, {"DE", 22}, {"DK", 18}, {"DO", 28},
+      {"EE", 20}, {"EG", 29}, {"ES", 24}, {"FI", 18}, {"FO", 18}, {"FR", 27}, {"GB", 22}, {"GE", 22}, {"GI", 23},
+      {"GL", 18}, {"GR", 27}, {"GT", 28}, {"HR", 21}, {"HU", 28}, {"IE", 22}, {"IL", 23}, {"IQ", 23}, {"IS", 26},
+      {"IT", 27}, {"JO", 30}, {"KW", 30}, {"KZ", 20}, {"LB", 28}, {"LC", 32}, {"LI", 21}, {"LT", 20}, {"LU", 20},
+      {"LV", 21}, {"MC", 27}, {"MD", 24}, {"ME", 22}, {"MK", 19}, {"MR", 27}, {"MT", 31}, {"MU", 30}, {"NL", 18},
+      {"NO", 15}, {"PK", 24}, {"PL", 28}, {"PS", 29}, {"PT", 25}, {"QA", 29}, {"RO", 24}, {"RS", 22}, {"SA", 24},
+      {"SC", 31}, {"SE", 24}, {"SI", 19}, {"SK", 24}, {"SM", 27}, {"ST", 25}, {"SV", 28}, {"TL", 23}, {"TN", 24},
+      {"TR", 26}, {"UA", 29}, {"VA", 22}, {"VG", 24}, {"XK", 20}};
+  for (auto& [code, len] : kLengths)
+    if (code[0] == a && code[1] == b) return len;
+  return 0;
+}
+
+// Lowercase ASCII "isbn" within `window` bytes before position b.
+bool after_isbn(std::string_view text, size_t b, size_t window = 12) {
+  size_t from = b >= window ? b - window : 0;
+  for (size_t i = from; i + 4 <= b; ++i) {
+    char c0 = char(text[i] | 0x20), c1 = char(text[i + 1] | 0x20), c2 = char(text[i + 2] | 0x20), c3 = char(text[i + 3] | 0x20);
+    if (c0 == 'i' && c1 == 's' && c2 == 'b' && c3 == 'n') return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string_view pii_kind_name(PiiKind kind) { return kNames[size_t(kind)]; }
@@ -104,6 +131,7 @@ bool iban_valid(std::string_view iban) {
   }
   if (s.size() < 15 || s.size() > 34) return false;
   if (!(s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && is_digit(s[2]) && is_digit(s[3]))) return false;
+  if (iban_length(s[0], s[1]) != int(s.size())) return false;  // unknown country or wrong length
   // ISO 13616: move the first four characters to the end, letters → 10..35, mod 97 == 1.
   std::string r = s.substr(4) + s.substr(0, 4);
   int mod = 0;
@@ -209,6 +237,26 @@ bool PiiDetector::Impl::accept_phone(std::string_view text, size_t b, size_t e) 
   if (b > 0 && (is_alnum(text[b - 1]) || text[b - 1] == '.' || text[b - 1] == '/' || text[b - 1] == '$')) return false;
   if (extends_number(text, b, e, "-./,")) return false;
   if (number.size() == 11 && number[3] == '-' && number[6] == '-' && d.size() == 9) return false;  // SSN layout
+  if (after_isbn(text, b) || (e + 1 < text.size() && text[e] == '-' && (text[e + 1] | 0x20) == 'x')) return false;
+  // Lists of years ("2019 2020 2021") and counting sequences ("9 10 11 12", "00 01 02 03").
+  {
+    std::vector<long> values;
+    size_t i = 0;
+    while (i < number.size()) {
+      if (!is_digit(number[i])) {
+        ++i;
+        continue;
+      }
+      long v = 0;
+      size_t len = 0;
+      while (i < number.size() && is_digit(number[i])) v = v * 10 + (number[i++] - '0'), ++len;
+      values.push_back(len == 4 && v >= 1800 && v <= 2099 ? -1 : v);  // -1 marks a year
+    }
+    bool years = std::all_of(values.begin(), values.end(), [](long v) { return v == -1; });
+    bool counting = values.size() >= 3;
+    for (size_t k = 1; k < values.size() && counting; ++k) counting = values[k] == values[k - 1] + 1 && values[k - 1] >= 0;
+    if (years || counting) return false;
+  }
   if (plus) return d.size() >= 8 && d.size() <= 15;
   if (context) return d.size() >= 7 && d.size() <= 13;
   bool thousands = groups.size() >= 2 && groups[0] <= 3 &&
@@ -253,7 +301,8 @@ std::vector<PiiMatch> PiiDetector::find(std::string_view text) const {
       std::string d = digits_of(s);
       if (d.size() < 13 || d.size() > 19 || !card_layout_ok(s) || !luhn_valid(d)) return false;
       if (std::all_of(d.begin(), d.end(), [&](char c) { return c == d[0]; })) return false;  // 0000 0000 ...
-      if (extends_number(text, b, e, "-. ")) return false;
+      if (extends_number(text, b, e, "-. ") || after_isbn(text, b)) return false;
+      if ((b > 0 && text[b - 1] == '/') || (e < text.size() && text[e] == '/')) return false;  // URL paths, timestamps
       return add(PiiKind::kCreditCard, b, e);
     });
   if (on(PiiKind::kSsn))

@@ -4,6 +4,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <string>
@@ -28,25 +29,29 @@ class HashCounter {
     uint64_t key;
     uint32_t count;
     uint32_t first;
+    uint32_t generation;  // the slot is empty unless this equals the table's generation
   };
+  // Empties the table in O(1) (a new generation) and makes room for `expected` keys.
   void reset(size_t expected) {
     size_t cap = 16;
     while (cap < expected * 2) cap <<= 1;
-    slots_.assign(cap, Slot{0, 0, 0});
-    mask_ = cap - 1;
+    if (cap > slots_.size() || ++generation_ == 0) {
+      slots_.assign(std::max(cap, slots_.size()), Slot{0, 0, 0, 0});
+      generation_ = 1;
+    }
+    mask_ = cap - 1;  // use the first `cap` slots: a small document probes a small range
   }
   // Adds one occurrence; returns the slot (count already incremented).
   Slot& add(uint64_t key, uint32_t position) {
-    if (key == 0) key = 1;  // 0 marks an empty slot
     size_t i = (key ^ (key >> 29)) & mask_;
     while (true) {
       Slot& s = slots_[i];
-      if (s.key == key) {
-        ++s.count;
+      if (s.generation != generation_) {
+        s = Slot{key, 1, position, generation_};
         return s;
       }
-      if (s.key == 0) {
-        s = Slot{key, 1, position};
+      if (s.key == key) {
+        ++s.count;
         return s;
       }
       i = (i + 1) & mask_;
@@ -56,6 +61,7 @@ class HashCounter {
  private:
   std::vector<Slot> slots_;
   size_t mask_ = 0;
+  uint32_t generation_ = 0;
 };
 
 struct Scratch final : StageState {
@@ -66,6 +72,7 @@ struct Scratch final : StageState {
   std::vector<uint64_t> prefix_chars;  // code points of words[0..i)
   HashCounter counter;
   std::string cleaned;
+  std::string cleaned_lower;  // C4: one line, ASCII-lowercased
 };
 
 std::string_view check_gopher_quality(std::string_view text, const GopherQualityOptions& o, GopherQualityStats& st,

@@ -3,6 +3,8 @@
 #include <utf8proc.h>
 
 #include <array>
+#include <cstring>
+#include <string>
 
 namespace kiln {
 
@@ -165,17 +167,50 @@ std::string_view lstrip_spaces(std::string_view s) {
 }
 
 std::string_view rstrip_spaces(std::string_view s) {
-  // Walk forward remembering the end of the last non-space character: UTF-8 cannot be
-  // decoded backwards safely when it may be invalid.
-  size_t i = 0, end = 0;
-  while (i < s.size()) {
-    char32_t cp = next_code_point(s, i);
-    if (!is_unicode_space(cp)) end = i;
+  size_t end = s.size();
+  while (end > 0) {
+    auto last = static_cast<unsigned char>(s[end - 1]);
+    if (last < 0x80) {  // an ASCII byte is always a whole code point
+      if (kAsciiClasses[last] != kSpace) break;
+      --end;
+      continue;
+    }
+    // Back up over continuation bytes to the lead byte and decode that one code point;
+    // if it is not exactly the last one (invalid UTF-8), walk the prefix forward instead.
+    size_t start = end - 1;
+    while (start > 0 && end - start < 4 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
+    size_t i = start;
+    char32_t cp = next_code_point(s.substr(0, end), i);
+    if (i != end) {
+      size_t j = 0, keep = 0;
+      std::string_view prefix = s.substr(0, end);
+      while (j < prefix.size()) {
+        char32_t c = next_code_point(prefix, j);
+        if (!is_unicode_space(c)) keep = j;
+      }
+      return s.substr(0, keep);
+    }
+    if (!is_unicode_space(cp)) break;
+    end = start;
   }
   return s.substr(0, end);
 }
 
 std::string_view strip_spaces(std::string_view s) { return rstrip_spaces(lstrip_spaces(s)); }
+
+const std::vector<Word>& cached_words(std::string_view text) {
+  // One entry per thread, keyed by the full text (compared with memcmp, so a document
+  // edited in place between stages is never served stale words).
+  thread_local std::string key;
+  thread_local std::vector<Word> words;
+  thread_local bool valid = false;
+  if (!valid || key.size() != text.size() || std::memcmp(key.data(), text.data(), text.size()) != 0) {
+    key.assign(text.data(), text.size());
+    split_words(text, words);
+    valid = true;
+  }
+  return words;
+}
 
 void split_lines(std::string_view text, std::vector<std::string_view>& out) {
   out.clear();

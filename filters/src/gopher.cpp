@@ -175,6 +175,10 @@ std::string_view check_gopher_repetition(std::string_view text, const GopherRepe
   h = wh;
   auto ngram_chars = [&](size_t i, size_t n) { return pc[i + n] - pc[i] + (n - 1); };
   for (size_t n = 2; n <= 10 && n <= N; ++n) {
+    // No repeated 5-gram means no repeated longer n-gram either (each contains one): the
+    // 6- to 10-gram fractions are 0 and their passes can be skipped. The 5-gram pass saw
+    // every position in that case (it only skips after a repeat), so this is exact.
+    if (n >= 6 && st.dup_ngram_char_frac[0] == 0) break;
     const size_t count = N - n + 1;
     for (size_t i = 0; i < count; ++i) h[i] = mix(h[i], wh[i + n - 1]);
     scratch.counter.reset(count);

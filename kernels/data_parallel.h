@@ -39,6 +39,8 @@ class Communicator {
   virtual double allreduce_sum(double x) = 0;
   // buf on every rank <- buf of rank `root` (initial parameters, a loaded checkpoint).
   virtual void broadcast(trainer::Backend& backend, float* buf, size_t n, int root) = 0;
+  // Host bytes on every rank <- those of rank `root` (ids, small metadata).
+  virtual void broadcast_bytes(void* data, size_t bytes, int root) = 0;
 };
 
 // One process: rank 0 of 1; every operation is the identity.
@@ -52,6 +54,16 @@ bool launched_under_mpi();
 // MPI_COMM_WORLD. Initializes MPI if no one has (and then finalizes it when destroyed: make
 // one per process). Throws kiln::Error when built without MPI.
 std::unique_ptr<Communicator> make_mpi_communicator();
+
+// NCCL over the GPUs, one rank per GPU: all-reduce and broadcast on device buffers of a
+// CUDA backend, on the legacy default stream (which orders itself after the backend's
+// work). `bootstrap` (MPI under mpirun, or single-process) gives the rank and size,
+// carries NCCL's unique id from rank 0, and does the host scalar sums. `device`: the CUDA
+// device of this rank (-1 = local rank modulo the device count, from the launcher's
+// environment). Throws kiln::Error when built without NCCL (it is found in the CUDA
+// toolkit; Debian has none) or when NCCL fails.
+std::unique_ptr<Communicator> make_nccl_communicator(std::unique_ptr<Communicator> bootstrap, int device = -1);
+bool nccl_compiled();
 
 // The rows of a global batch of `global_batch` sequences that `rank` of `size` runs:
 // contiguous and equal, so rank r's slice of the same global batch is rows

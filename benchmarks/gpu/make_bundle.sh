@@ -18,11 +18,17 @@ if ! cmake --build "$build" --target help | grep -q '^bench_gpu_train:'; then
   echo "(see benchmarks/gpu/README.md, 'Build wiring')" >&2
   exit 1
 fi
-cmake --build "$build" -j2 --target kernels_test bench_gpu_train
+targets=(kernels_test bench_gpu_train)
+# The NCCL test exists when the toolkit has NCCL (kernels/CMakeLists.txt).
+cmake --build "$build" --target help | grep -q '^kernels_nccl_test:' && targets+=(kernels_nccl_test)
+cmake --build "$build" -j2 --target "${targets[@]}"
+binaries=()
+for t in "${targets[@]}"; do
+  binaries+=("$(find "$build/tests/kernels" "$build/benchmarks/gpu" -maxdepth 1 -type f -name "$t" | head -1)")
+done
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-"$shared/tools/bundle.sh" "$stage/kiln-gpu" "$build/tests/kernels/kernels_test" \
-  "$build/benchmarks/gpu/bench_gpu_train" > /dev/null
+"$shared/tools/bundle.sh" "$stage/kiln-gpu" "${binaries[@]}" > /dev/null
 strip "$stage/kiln-gpu/bin/"* 2> /dev/null || true
 mkdir -p "$stage/kiln-gpu/data"
 cp "$shared/data/books/tinyshakespeare.txt" "$stage/kiln-gpu/data/"

@@ -7,7 +7,9 @@
 # Stages (each under its own timeout; about 5 minutes in all, at most ~9.5):
 #   1. the device: name, driver, clocks (nvidia-smi)
 #   2. kernels_test: every CUDA op against the CPU backend on random inputs, determinism,
-#      and the GPT's first AdamW steps on both backends                       (<= 150 s)
+#      and the GPT's first AdamW steps on both backends                       (<= 150 s);
+#      then kernels_nccl_test: NCCL initializes on one GPU (libnccl from the machine's
+#      PyTorch wheels; a failure here does not affect the other stages)       (<= 60 s)
 #   3. the GPT-2 124M shape's first 3 steps on the CPU and the GPU backend, same weights and
 #      batch (B 1, T 1024, tinyshakespeare bytes): the loss curves side by side (<= 150 s)
 #   4. GPT-2 124M (12L 12H 768C, T 1024, B 8), 300 steps, bf16 matmuls: ms/step, tok/s, MFU
@@ -42,7 +44,8 @@ stage() {  # stage NAME SECONDS COMMAND...: runs with a timeout, logs to $out/NA
 for s in $stages; do
   case $s in
     1) stage device 30 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,memory.total,power.limit --format=csv ;;
-    2) stage kernels_test 150 "$run" kernels_test --gtest_color=no ;;
+    2) stage kernels_test 150 "$run" kernels_test --gtest_color=no
+       [ -x "$bundle/bin/kernels_nccl_test" ] && stage kernels_nccl_test 60 "$run" kernels_nccl_test --gtest_color=no ;;
     3) stage compare_cpu 150 "$run" bench_gpu_train --precision fp32 --steps 0 --compare-cpu-steps 3 --compare-batch 1 --tokens "$data" ;;
     4) stage train_bf16 180 "$run" bench_gpu_train --precision bf16 --steps 300 --batch 8 --tokens "$data" ;;
     5) stage train_tf32 90 "$run" bench_gpu_train --precision tf32 --steps 100 --batch 8 --tokens "$data" ;;
@@ -55,7 +58,7 @@ for s in $stages; do
 done
 echo
 echo "=== summary"
-grep -h -E "^\[  (PASSED|FAILED|SKIPPED) \]|tests ran" "$out/kernels_test.log" 2>/dev/null
+grep -H -E "^\[  (PASSED|FAILED|SKIPPED) +\]" "$out"/kernels_*test.log 2>/dev/null
 grep -h "^compare:" "$out/compare_cpu.log" 2>/dev/null
 grep -h "^RESULT" "$out"/train_*.log 2>/dev/null
 echo "llm.c for scale (published, not run here): see benchmarks/gpu/README.md"

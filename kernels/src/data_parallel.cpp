@@ -15,6 +15,7 @@ class SingleProcess final : public Communicator {
   void allreduce_mean(trainer::Backend&, float*, size_t) override {}
   double allreduce_sum(double x) override { return x; }
   void broadcast(trainer::Backend&, float*, size_t, int) override {}
+  void broadcast_bytes(void*, size_t, int) override {}
 };
 
 int env_int(const char* name) {
@@ -45,6 +46,13 @@ BatchSlice batch_slice(int global_batch, int rank, int size) {
 bool mpi_compiled() { return false; }
 std::unique_ptr<Communicator> make_mpi_communicator() {
   throw Error("data parallel: kiln was built without MPI (install libopenmpi-dev and reconfigure)");
+}
+#endif
+
+#ifndef KILN_KERNELS_HAVE_NCCL
+bool nccl_compiled() { return false; }
+std::unique_ptr<Communicator> make_nccl_communicator(std::unique_ptr<Communicator>, int) {
+  throw Error("data parallel: kiln was built without NCCL (needs nvcc, an MPI and nccl.h in the CUDA toolkit)");
 }
 #endif
 

@@ -95,6 +95,12 @@ class MpiCommunicator final : public Communicator {
     if (staged) backend.to_device(buf, host, n);
   }
 
+  void broadcast_bytes(void* data, size_t bytes, int root) override {
+    if (size_ == 1 || bytes == 0) return;
+    if (bytes > (size_t)INT_MAX) throw Error("data parallel: broadcast_bytes over 2 GB");
+    check_mpi(MPI_Bcast(data, (int)bytes, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast (bytes)");
+  }
+
  private:
   static bool is_host(const trainer::Backend& backend) { return std::string(backend.name()) == "cpu"; }
   int rank_ = 0, size_ = 1;

@@ -4,7 +4,11 @@
 //   bench_gpu_train [--steps 300] [--batch 8] [--seq 1024] [--layers 12] [--heads 12]
 //                   [--channels 768] [--vocab 50257] [--precision bf16|tf32|fp32]
 //                   [--tokens FILE] [--compare-cpu-steps 3] [--compare-batch 1] [--warmup 10]
-//                   [--backend cuda|cpu]
+//                   [--backend cuda|cpu] [--ops]
+//
+// --ops: times each backend op alone at the model's shapes (B x T rows) before training
+// and prints a table with each op's share of an estimated step — where the time goes,
+// without a profiler (on the GPU machine's gVisor runtime ncu may not work).
 //
 // --backend cpu runs the same loop on the CPU backend: a smoke test of this driver on a
 // machine without a GPU (use a tiny shape), not a comparison.
@@ -41,6 +45,7 @@ struct Options {
   int steps = 300, batch = 8, seq = 1024, layers = 12, heads = 12, channels = 768, vocab = 50257, warmup = 10;
   int compare_cpu_steps = 0, compare_batch = 1;
   std::string precision = "bf16", tokens, backend = "cuda";
+  bool ops = false;
 };
 
 Options parse(int argc, char** argv) {
@@ -62,6 +67,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--precision") o.precision = value();
     else if (a == "--tokens") o.tokens = value();
     else if (a == "--backend") o.backend = value();
+    else if (a == "--ops") o.ops = true;
     else if (a == "--compare-cpu-steps") o.compare_cpu_steps = std::stoi(value());
     else if (a == "--compare-batch") o.compare_batch = std::stoi(value());
     else throw Error(cat("unknown option ", a));
@@ -111,6 +117,99 @@ void compare_with_cpu(const Options& o, const trainer::GPTConfig& config, const 
   std::printf("compare: max relative loss difference %.2e over %d steps (%s)\n", worst, o.compare_cpu_steps,
               worst <= 1e-2 ? "follows" : "DIVERGES");
 }
+// Times every op of a training step on its own at GPT shapes: mean of 10 runs after 2
+// warm-up runs, the stream drained (to_host of one float) before and after.
+void time_ops(const Options& o, trainer::Backend& be) {
+  const int B = o.batch, T = o.seq, C = o.channels, NH = o.heads, L = o.layers, V = o.vocab;
+  const int Vp = (V + 63) / 64 * 64;
+  const size_t N = (size_t)B * T;
+  struct Buf {
+    trainer::Backend& be;
+    float* p;
+    Buf(trainer::Backend& b, size_t n, uint64_t seed) : be(b), p(b.alloc(n)) {
+      trainer::Rng rng(seed);
+      std::vector<float> h(n);
+      for (float& x : h) x = 0.5f * rng.normal();
+      be.to_device(p, h.data(), n);
+    }
+    ~Buf() { be.release(p); }
+  };
+  // Buffer sizes: x, y, dy hold the widest activation (N, 4C); w, dw the largest weight
+  // (max(Vp, 4C), C); the LM head writes logits (N, Vp).
+  const size_t W = (size_t)std::max(Vp, 4 * C) * C;
+  Buf x(be, N * 4 * C, 1), y(be, N * 4 * C, 2), dy(be, N * 4 * C, 3), w(be, W, 4), dw(be, W, 5);
+  Buf bias(be, 4 * C, 6), dbias(be, 4 * C, 7), qkv(be, N * 3 * C, 8), dqkv(be, N * 3 * C, 9), att(be, N * C, 10);
+  Buf lse(be, (size_t)B * NH * T, 11), mean(be, N, 12), rstd(be, N, 13), logits(be, N * Vp, 14), losses(be, N, 15);
+  std::vector<int32_t> tokens(N), targets(N);
+  trainer::Rng rng(3);
+  for (size_t i = 0; i < N; i++) tokens[i] = (int32_t)rng.below(V), targets[i] = (int32_t)rng.below(V);
+  float sink;
+  auto drain = [&] { be.to_host(&sink, x.p, 1); };
+  struct Row {
+    std::string name;
+    double ms, per_step, flops, bytes;
+  };
+  std::vector<Row> rows;
+  auto time = [&](const std::string& name, double per_step, double flops, double bytes, auto&& op) {
+    for (int i = 0; i < 2; i++) op();
+    drain();
+    const double t0 = now();
+    for (int i = 0; i < 10; i++) op();
+    drain();
+    rows.push_back({name, (now() - t0) * 100.0, per_step, flops, bytes});
+  };
+  const double f = 4.0;  // bytes per float
+  auto matmul = [&](const char* name, int in, int out, bool has_bias, double per_step) {
+    float* o = out > 4 * C ? logits.p : y.p;  // (N, out)
+    time(std::string(name) + " fwd", per_step, 2.0 * N * in * out, f * (N * in + (double)in * out + N * out),
+         [&] { be.matmul_forward(o, x.p, w.p, has_bias ? bias.p : nullptr, (int)N, in, out); });
+    time(std::string(name) + " bwd", per_step, 4.0 * N * in * out, f * 2 * (N * in + (double)in * out + N * out),
+         [&] { be.matmul_backward(dy.p, dw.p, has_bias ? dbias.p : nullptr, o, x.p, w.p, (int)N, in, out); });
+  };
+  matmul("matmul qkv", C, 3 * C, true, L);
+  matmul("matmul attproj", C, C, true, L);
+  matmul("matmul fc", C, 4 * C, true, L);
+  matmul("matmul fcproj", 4 * C, C, true, L);
+  matmul("matmul lm head", C, Vp, false, 1);
+  const double att_flops = 4.0 * B * NH * (double)T * T * (C / NH) / 2;  // QK^T and PV, causal half
+  time("attention fwd", L, att_flops, f * (N * 3 * C + N * C), [&] {
+    be.attention_forward(att.p, lse.p, qkv.p, B, T, C, NH, true);
+  });
+  time("attention bwd", L, 2.5 * att_flops, f * (2 * N * 3 * C + 2 * N * C), [&] {
+    be.attention_backward(dqkv.p, att.p, qkv.p, att.p, lse.p, B, T, C, NH, true);
+  });
+  time("layernorm fwd", 2 * L + 1, 0, f * 2 * N * C, [&] {
+    be.layernorm_forward(y.p, mean.p, rstd.p, x.p, w.p, bias.p, (int)N, C);
+  });
+  time("layernorm bwd", 2 * L + 1, 0, f * 4 * N * C, [&] {
+    be.layernorm_backward(dy.p, dw.p, dbias.p, y.p, x.p, w.p, mean.p, rstd.p, (int)N, C);
+  });
+  time("gelu fwd", L, 0, f * 2 * N * 4 * C, [&] { be.gelu_forward(y.p, x.p, N * 4 * C); });
+  time("gelu bwd", L, 0, f * 3 * N * 4 * C, [&] { be.gelu_backward(dy.p, x.p, y.p, N * 4 * C); });
+  time("residual / accumulate", 4 * L, 0, f * 3 * N * C, [&] { be.residual_forward(y.p, x.p, dy.p, N * C); });
+  time("crossentropy fwd", 1, 0, f * N * Vp, [&] {
+    be.crossentropy_forward(losses.p, mean.p, logits.p, targets.data(), (int)N, V, Vp);
+  });
+  time("crossentropy bwd", 1, 0, f * 2 * N * Vp, [&] {
+    be.crossentropy_backward(logits.p, mean.p, targets.data(), 1.0f / N, (int)N, V, Vp);
+  });
+  time("encoder fwd", 1, 0, f * 3 * N * C, [&] { be.encoder_forward(y.p, tokens.data(), w.p, x.p, B, T, C, 0); });
+  time("encoder bwd", 1, 0, f * 3 * N * C, [&] { be.encoder_backward(dw.p, y.p, x.p, tokens.data(), B, T, C); });
+  const size_t P = W;  // stands in for the parameter count (a third of GPT-2 124M's)
+  Buf m(be, P, 16), v(be, P, 17);
+  time("adamw (wte-sized)", 3, 0, f * 7 * P, [&] {
+    be.adamw_update(w.p, dw.p, m.p, v.p, P, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.5f, 0.5f, 1.0f);
+  });
+  time("sum_squares (wte-sized)", 3, 0, f * P, [&] { (void)be.sum_squares(dw.p, P); });
+  double total = 0.0;
+  for (const Row& r : rows) total += r.ms * r.per_step;
+  std::printf("\nops at B %d T %d C %d NH %d Vp %d (%s matmuls)\n%-24s %9s %6s %9s %9s %7s\n", B, T, C, NH, Vp,
+              o.precision.c_str(), "op", "ms", "x/step", "TFLOP/s", "GB/s", "share");
+  for (const Row& r : rows)
+    std::printf("%-24s %9.3f %6.0f %9.1f %9.0f %6.1f%%\n", r.name.c_str(), r.ms, r.per_step,
+                r.flops ? r.flops / r.ms / 1e9 : 0.0, r.bytes / r.ms / 1e6, 100.0 * r.ms * r.per_step / total);
+  std::printf("estimated step from the ops: %.1f ms (the training loop below measures the real one)\n\n", total);
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,6 +239,7 @@ int main(int argc, char** argv) {
     if (o.steps <= 0) return 0;
 
     auto backend = cuda ? kernels::make_cuda_backend({.matmul = precision(o.precision)}) : trainer::make_cpu_backend({});
+    if (o.ops) time_ops(o, *backend);
     trainer::GPT model(config, *backend);
     model.init_random(1337);
     trainer::AdamW optimizer(model, {});

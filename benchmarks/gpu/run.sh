@@ -12,8 +12,9 @@
 #      PyTorch wheels; a failure here does not affect the other stages)       (<= 60 s)
 #   3. the GPT-2 124M shape's first 3 steps on the CPU and the GPU backend, same weights and
 #      batch (B 1, T 1024, tinyshakespeare bytes): the loss curves side by side (<= 150 s)
-#   4. GPT-2 124M (12L 12H 768C, T 1024, B 8), 300 steps, bf16 matmuls: ms/step, tok/s, MFU
-#                                                                               (<= 180 s)
+#   4. GPT-2 124M (12L 12H 768C, T 1024, B 8): first each op timed alone at these shapes
+#      (a table of where a step's time goes), then 300 steps, bf16 matmuls: ms/step,
+#      tok/s, MFU                                                               (<= 180 s)
 #   5. the same with tf32 matmuls, 100 steps                                    (<= 90 s)
 # Logs go to $OUT (the device tool brings them back) or ./gpu-out; the summary is printed last.
 # KILN_GPU_STAGES="2 4" runs a subset.
@@ -47,7 +48,7 @@ for s in $stages; do
     2) stage kernels_test 150 "$run" kernels_test --gtest_color=no
        [ -x "$bundle/bin/kernels_nccl_test" ] && stage kernels_nccl_test 60 "$run" kernels_nccl_test --gtest_color=no ;;
     3) stage compare_cpu 150 "$run" bench_gpu_train --precision fp32 --steps 0 --compare-cpu-steps 3 --compare-batch 1 --tokens "$data" ;;
-    4) stage train_bf16 180 "$run" bench_gpu_train --precision bf16 --steps 300 --batch 8 --tokens "$data" ;;
+    4) stage train_bf16 180 "$run" bench_gpu_train --precision bf16 --steps 300 --batch 8 --ops --tokens "$data" ;;
     5) stage train_tf32 90 "$run" bench_gpu_train --precision tf32 --steps 100 --batch 8 --tokens "$data" ;;
   esac
   # On a GPU machine a skipped GPU test is a failure: the binary did not see the device.

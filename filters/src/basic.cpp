@@ -6,6 +6,7 @@
 #include <string>
 
 #include "corpus/error.h"
+#include "filters/demographics.h"
 #include "filters/langid.h"
 #include "filters/pii.h"
 #include "filters/quality.h"
@@ -173,6 +174,7 @@ void register_filters_stages(StageRegistry& registry) {
   register_langid_stages(registry);
   register_pii_stages(registry);
   register_toxicity_stages(registry);
+  register_demographic_stages(registry);
 }
 
 }  // namespace kiln

@@ -13,40 +13,20 @@
 #include "corpus/document.h"
 #include "corpus/error.h"
 #include "corpus/text.h"
+#include "filters/src/word_phrases.h"
 #include "filters/text_analysis.h"
 
 namespace kiln {
 
-namespace {
+using phrase_detail::combine;
+using phrase_detail::word_hashes;
 
-bool is_word_cp(char32_t cp) {
-  if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9');
-  auto c = utf8proc_category(utf8proc_int32_t(cp));
-  return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) || (c >= UTF8PROC_CATEGORY_MN && c <= UTF8PROC_CATEGORY_ND) ||
-         c == UTF8PROC_CATEGORY_NL || c == UTF8PROC_CATEGORY_NO;
-}
+namespace {
 
 void append_utf8(std::string& out, char32_t cp) {
   utf8proc_uint8_t buf[4];
   auto n = utf8proc_encode_char(utf8proc_int32_t(cp), buf);
   out.append(reinterpret_cast<char*>(buf), size_t(n));
-}
-
-// Lowercased words of `text`, as hashes.
-void word_hashes(std::string_view text, std::vector<uint64_t>& out) {
-  out.clear();
-  std::string word;
-  auto flush = [&] {
-    if (!word.empty()) out.push_back(XXH3_64bits(word.data(), word.size()));
-    word.clear();
-  };
-  size_t i = 0;
-  while (i < text.size()) {
-    char32_t cp = next_code_point(text, i);
-    if (is_word_cp(cp)) append_utf8(word, char32_t(utf8proc_tolower(utf8proc_int32_t(cp))));
-    else flush();
-  }
-  flush();
 }
 
 std::string lowercase(std::string_view text) {
@@ -56,8 +36,6 @@ std::string lowercase(std::string_view text) {
   while (i < text.size()) append_utf8(out, char32_t(utf8proc_tolower(utf8proc_int32_t(next_code_point(text, i)))));
   return out;
 }
-
-uint64_t combine(uint64_t h, uint64_t w) { return XXH3_64bits_withSeed(&w, sizeof w, h); }
 
 // C4's allowlist (TFDS c4_utils / datatrove _BADWORDS_ALLOWLIST): common subwords of
 // languages without spaces that would otherwise remove > 10% of their documents.

@@ -277,7 +277,7 @@ TEST_F(CudaOps, SumSquaresAndAdamW) {
   const double expect = cpu->sum_squares(g.cpu(), n);
   EXPECT_NEAR(gpu->sum_squares(g.gpu(), n), expect, 1e-9 * expect);
   Pair p(*gpu, randn(n, 2)), m(*gpu, randn(n, 3, 0.01f)), v(*gpu, randn(n, 4, 0.01f));
-  for (float& x : const_cast<std::vector<float>&>(v.cpu_values())) x = std::fabs(x);
+  for (size_t i = 0; i < n; i++) v.cpu()[i] = std::fabs(v.cpu()[i]);  // second moments are >= 0
   gpu->to_device(v.gpu(), v.cpu(), n);
   for (int step = 1; step <= 3; step++) {
     const float bc1 = 1.0f - std::pow(0.9f, step), bc2 = 1.0f - std::pow(0.95f, step);
@@ -298,14 +298,21 @@ TEST_F(CudaOps, BackwardIsDeterministic) {
   Pair dout(*gpu, randn((size_t)B * T * C, 2));
   const auto tokens = random_tokens(B * T, 7, 3);
   auto run = [&] {
-    Pair dqkv(*gpu, (size_t)B * T * 3 * C, 0.0f), dwte(*gpu, (size_t)Vp * C, 0.0f), db(*gpu, C, 0.0f);
+    Pair dqkv(*gpu, (size_t)B * T * 3 * C, 0.0f), dwte(*gpu, (size_t)Vp * C, 0.0f);
+    Pair dw(*gpu, (size_t)C * C, 0.0f), db(*gpu, C, 0.0f), dw_ln(*gpu, C, 0.0f), db_ln(*gpu, C, 0.0f);
+    Pair dx(*gpu, (size_t)B * T * C, 0.0f), mean(*gpu, B * T, 0.0f), rstd(*gpu, B * T, 0.0f);
     gpu->attention_backward(dqkv.gpu(), dout.gpu(), qkv.gpu(), out.gpu(), lse.gpu(), B, T, C, NH, true);
     gpu->encoder_backward(dwte.gpu(), nullptr, dout.gpu(), tokens.data(), B, T, C);
-    gpu->matmul_backward(nullptr, dwte.gpu(), db.gpu(), dout.gpu(), dout.gpu(), dout.gpu(), B * T, C, C);
-    auto a = dqkv.gpu_values(), b = dwte.gpu_values(), c = db.gpu_values();
-    a.insert(a.end(), b.begin(), b.end());
-    a.insert(a.end(), c.begin(), c.end());
-    return a;
+    gpu->matmul_backward(nullptr, dw.gpu(), db.gpu(), dout.gpu(), out.gpu(), dw.gpu(), B * T, C, C);
+    gpu->layernorm_forward(dx.gpu(), mean.gpu(), rstd.gpu(), out.gpu(), db.gpu(), db.gpu(), B * T, C);
+    gpu->layernorm_backward(dx.gpu(), dw_ln.gpu(), db_ln.gpu(), dout.gpu(), out.gpu(), db.gpu(), mean.gpu(),
+                            rstd.gpu(), B * T, C);
+    std::vector<float> all;
+    for (const Pair* p : {&dqkv, &dwte, &dw, &db, &dw_ln, &db_ln, &dx}) {
+      const auto v = p->gpu_values();
+      all.insert(all.end(), v.begin(), v.end());
+    }
+    return all;
   };
   EXPECT_EQ(run(), run());
 }

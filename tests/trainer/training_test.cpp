@@ -182,6 +182,31 @@ TEST(Checkpoint, ErrorsNameTheFileAndTheProblem) {
   EXPECT_THROW(read_checkpoint(dir.path("junk.kiln")), Error);
 }
 
+TEST(Config, TomlFileAndErrors) {
+  TempDir dir;
+  write_file(dir.path("m.toml"),
+             "[model]\nn_layer = 3\nn_head = 4\nn_embd = 64\nblock_size = 128\nvocab_size = 50257\n"
+             "position = \"rope\"\nnorm = \"rmsnorm\"\n");
+  GPTConfig c;
+  read_model_config(dir.path("m.toml"), c);
+  EXPECT_EQ(c.num_layers, 3);
+  EXPECT_EQ(c.num_heads, 4);
+  EXPECT_EQ(c.channels, 64);
+  EXPECT_EQ(c.max_seq_len, 128);
+  EXPECT_EQ(c.padded_vocab(), 50304);  // 50257 rounded up to a multiple of 64
+  EXPECT_EQ(c.position, PositionEncoding::kRope);
+  EXPECT_EQ(c.norm, NormKind::kRmsNorm);
+  write_file(dir.path("bad.toml"), "[model]\nn_head = 5\nn_embd = 64\n");
+  try {
+    read_model_config(dir.path("bad.toml"), c);
+    FAIL() << "n_embd 64 with 5 heads was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("n_head"), std::string::npos) << e.what();
+  }
+  write_file(dir.path("typo.toml"), "[model]\nnorm = \"batchnorm\"\n");
+  EXPECT_THROW(read_model_config(dir.path("typo.toml"), c), Error);
+}
+
 TEST(Schedule, WarmupThenCosineToMin) {
   const LrSchedule s{.max_lr = 1.0f, .min_lr = 0.1f, .warmup_steps = 10, .decay_steps = 110};
   EXPECT_FLOAT_EQ(cosine_lr(s, 0), 0.1f);

@@ -27,9 +27,17 @@ enum class MatmulPrecision {
   kBf16,  // bf16 operands (7-bit mantissa), fp32 accumulation: the mixed-precision matmul
 };
 
+// Which attention kernels run (kernels/src/attention*.cu).
+enum class AttentionKernel {
+  kFp32,             // fp32 FMA, flash-style tiles: the reference-exact one (default)
+  kBf16TensorCores,  // bf16 WMMA products, fp32 softmax and accumulators; head sizes that are
+                     // multiples of 16 (others fall back to kFp32). Not yet run on a GPU.
+};
+
 struct CudaBackendOptions {
   int device = 0;                                 // CUDA device ordinal
   MatmulPrecision matmul = MatmulPrecision::kTf32;
+  AttentionKernel attention = AttentionKernel::kFp32;
   size_t cublas_workspace_bytes = 32u << 20;      // cuBLASLt workspace (Hopper wants >= 32 MiB)
 };
 

@@ -4,7 +4,9 @@
 //   bench_gpu_train [--steps 300] [--batch 8] [--seq 1024] [--layers 12] [--heads 12]
 //                   [--channels 768] [--vocab 50257] [--precision bf16|tf32|fp32]
 //                   [--tokens FILE] [--compare-cpu-steps 3] [--compare-batch 1] [--warmup 10]
-//                   [--backend cuda|cpu] [--ops]
+//                   [--backend cuda|cpu] [--ops] [--attention fp32|bf16]
+//
+// --attention bf16: the tensor-core attention kernels (kernels/src/attention_bf16.cu).
 //
 // --ops: times each backend op alone at the model's shapes (B x T rows) before training
 // and prints a table with each op's share of an estimated step — where the time goes,
@@ -44,7 +46,7 @@ using namespace kiln;
 struct Options {
   int steps = 300, batch = 8, seq = 1024, layers = 12, heads = 12, channels = 768, vocab = 50257, warmup = 10;
   int compare_cpu_steps = 0, compare_batch = 1;
-  std::string precision = "bf16", tokens, backend = "cuda";
+  std::string precision = "bf16", tokens, backend = "cuda", attention = "fp32";
   bool ops = false;
 };
 
@@ -68,6 +70,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--tokens") o.tokens = value();
     else if (a == "--backend") o.backend = value();
     else if (a == "--ops") o.ops = true;
+    else if (a == "--attention") o.attention = value();
     else if (a == "--compare-cpu-steps") o.compare_cpu_steps = std::stoi(value());
     else if (a == "--compare-batch") o.compare_batch = std::stoi(value());
     else throw Error(cat("unknown option ", a));
@@ -82,12 +85,18 @@ kernels::MatmulPrecision precision(const std::string& name) {
   throw Error(cat("--precision ", name, ": expected bf16, tf32 or fp32"));
 }
 
+kernels::CudaBackendOptions cuda_options(const Options& o) {
+  if (o.attention != "fp32" && o.attention != "bf16") throw Error(cat("--attention ", o.attention, ": expected fp32 or bf16"));
+  return {.matmul = precision(o.precision),
+          .attention = o.attention == "bf16" ? kernels::AttentionKernel::kBf16TensorCores : kernels::AttentionKernel::kFp32};
+}
+
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 // The first steps on the CPU and the GPU backend from the same weights and batches.
 void compare_with_cpu(const Options& o, const trainer::GPTConfig& config, const trainer::TokenSource& data) {
   auto cpu = trainer::make_cpu_backend({});
-  auto gpu = kernels::make_cuda_backend({.matmul = precision(o.precision)});
+  auto gpu = kernels::make_cuda_backend(cuda_options(o));
   trainer::GPT cpu_model(config, *cpu), gpu_model(config, *gpu);
   cpu_model.init_random(1337);
   gpu_model.upload_params(cpu_model.download_params());
@@ -95,8 +104,8 @@ void compare_with_cpu(const Options& o, const trainer::GPTConfig& config, const 
   trainer::DataLoader loader(data, {.batch_size = o.compare_batch, .seq_len = o.seq,
                                     .order = trainer::DataOrder::kSequential});
   std::vector<int32_t> x((size_t)o.compare_batch * o.seq), y(x.size());
-  std::printf("loss curve, CPU vs CUDA (%s matmuls), B=%d T=%d:\nstep  cpu        cuda       rel diff\n",
-              o.precision.c_str(), o.compare_batch, o.seq);
+  std::printf("loss curve, CPU vs CUDA (%s matmuls, %s attention), B=%d T=%d:\nstep  cpu        cuda       rel diff\n",
+              o.precision.c_str(), o.attention.c_str(), o.compare_batch, o.seq);
   double worst = 0.0;
   for (int step = 0; step < o.compare_cpu_steps; step++) {
     loader.next(x.data(), y.data());
@@ -238,7 +247,7 @@ int main(int argc, char** argv) {
     if (o.compare_cpu_steps > 0 && cuda) compare_with_cpu(o, config, *data);
     if (o.steps <= 0) return 0;
 
-    auto backend = cuda ? kernels::make_cuda_backend({.matmul = precision(o.precision)}) : trainer::make_cpu_backend({});
+    auto backend = cuda ? kernels::make_cuda_backend(cuda_options(o)) : trainer::make_cpu_backend({});
     if (o.ops) time_ops(o, *backend);
     trainer::GPT model(config, *backend);
     model.init_random(1337);
@@ -248,9 +257,10 @@ int main(int argc, char** argv) {
     const double N = (double)model.num_params();
     const double flops_per_token = 6.0 * N + 6.0 * o.layers * o.seq * o.channels;
     constexpr double kPeakBf16 = 989.4e12;
-    std::printf("model: %d layers, %d heads, %d channels, T %d, V %d (Vp %d): %.1fM parameters; B %d, %s matmuls\n",
+    std::printf("model: %d layers, %d heads, %d channels, T %d, V %d (Vp %d): %.1fM parameters; B %d, %s matmuls, "
+                "%s attention\n",
                 o.layers, o.heads, o.channels, o.seq, o.vocab, config.padded_vocab(), N / 1e6, o.batch,
-                o.precision.c_str());
+                o.precision.c_str(), o.attention.c_str());
     std::vector<double> ms;
     float loss = 0.0f;
     for (int step = 0; step < o.steps; step++) {
@@ -273,9 +283,9 @@ int main(int argc, char** argv) {
     const double median = timed[timed.size() / 2];
     const double tokens_per_s = o.batch * o.seq / median * 1e3;
     const double mfu = tokens_per_s * flops_per_token / kPeakBf16;
-    std::printf("RESULT precision=%s B=%d T=%d steps=%d median_ms_per_step=%.2f tokens_per_s=%.0f "
+    std::printf("RESULT precision=%s attention=%s B=%d T=%d steps=%d median_ms_per_step=%.2f tokens_per_s=%.0f "
                 "model_tflops=%.1f mfu_vs_989tflops=%.1f%% final_loss=%.4f\n",
-                o.precision.c_str(), o.batch, o.seq, o.steps, median, tokens_per_s, tokens_per_s * flops_per_token / 1e12,
+                o.precision.c_str(), o.attention.c_str(), o.batch, o.seq, o.steps, median, tokens_per_s, tokens_per_s * flops_per_token / 1e12,
                 100.0 * mfu, loss);
     return 0;
   } catch (const std::exception& e) {

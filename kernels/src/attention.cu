@@ -359,6 +359,13 @@ void allow_shared(Kernel kernel, size_t bytes, const char* what) {
 }
 }  // namespace
 
+void attention_delta(cudaStream_t stream, float* delta, const float* dout, const float* out, int B, int T, int C,
+                     int NH) {
+  const size_t rows = (size_t)B * T * NH;
+  attention_delta_kernel<<<ceil_div(rows, 8), 256, 0, stream>>>(delta, dout, out, B, T, C, NH);
+  check_launch("attention_backward (delta)");
+}
+
 void attention_forward(cudaStream_t stream, float* out, float* lse, const float* qkv, int B, int T, int C, int NH,
                        bool causal) {
   check_head_size(C, NH, "attention_forward");
@@ -378,9 +385,7 @@ void attention_backward(cudaStream_t stream, float* dqkv, const float* dout, con
   if (B <= 0 || T <= 0) return;
   const int hs = C / NH;
   const float scale = 1.0f / sqrtf((float)hs);
-  const size_t rows = (size_t)B * T * NH;
-  attention_delta_kernel<<<ceil_div(rows, 8), 256, 0, stream>>>(delta, dout, out, B, T, C, NH);
-  check_launch("attention_backward (delta)");
+  attention_delta(stream, delta, dout, out, B, T, C, NH);
   const size_t shared = (size_t)(4 * kTile * (hs + 1) + 2 * kTile) * sizeof(float);
   allow_shared(attention_backward_kv_kernel, shared, "attention_backward: shared memory limit");
   allow_shared(attention_backward_q_kernel, shared, "attention_backward: shared memory limit");

@@ -189,12 +189,16 @@ class CudaBackend final : public trainer::Backend {
 
   // ---- attention ----
   void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int NH, bool causal) override {
-    cuda::attention_forward(stream_, out, lse, qkv, B, T, C, NH, causal);
+    if (tensor_core_attention(C, NH)) cuda::attention_forward_bf16(stream_, out, lse, qkv, B, T, C, NH, causal);
+    else cuda::attention_forward(stream_, out, lse, qkv, B, T, C, NH, causal);
   }
   void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int B,
                           int T, int C, int NH, bool causal) override {
     float* delta = scratch_.as<float>((size_t)B * NH * T, "attention_backward: scratch");
-    cuda::attention_backward(stream_, dqkv, dout, qkv, out, lse, B, T, C, NH, causal, delta);
+    if (tensor_core_attention(C, NH))
+      cuda::attention_backward_bf16(stream_, dqkv, dout, qkv, out, lse, B, T, C, NH, causal, delta);
+    else
+      cuda::attention_backward(stream_, dqkv, dout, qkv, out, lse, B, T, C, NH, causal, delta);
   }
   void attention_decode(float* out, float* kcache, float* vcache, const float* qkv, int B, int pos, int maxT, int C,
                         int NH) override {
@@ -240,6 +244,10 @@ class CudaBackend final : public trainer::Backend {
   }
 
  private:
+  bool tensor_core_attention(int C, int NH) const {
+    return options_.attention == AttentionKernel::kBf16TensorCores && cuda::attention_bf16_supported(C, NH);
+  }
+
   // Copies `count` host ints into `buffer` (stream-ordered: earlier kernels reading the
   // buffer finish first; the host array may be reused as soon as this returns).
   const int32_t* upload_ints(Scratch& buffer, const int32_t* host, size_t count, const char* what) {

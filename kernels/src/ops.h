@@ -45,6 +45,19 @@ void attention_decode(cudaStream_t stream, float* out, float* kcache, float* vca
                       int maxT, int C, int NH);
 // The largest head size the attention kernels take.
 constexpr int kMaxHeadSize = 128;
+// delta (B,NH,T) = rowsum over each head's channels of dout * out (the backward's D).
+void attention_delta(cudaStream_t stream, float* delta, const float* dout, const float* out, int B, int T, int C,
+                     int NH);
+
+// attention_bf16.cu: the same contract on tensor cores (bf16 operands, fp32 accumulation
+// and softmax), for head sizes that are multiples of 16 up to 128; the backend falls back
+// to the fp32 kernels for others. `delta` as above.
+bool attention_bf16_supported(int C, int NH);
+void attention_forward_bf16(cudaStream_t stream, float* out, float* lse, const float* qkv, int B, int T, int C,
+                            int NH, bool causal);
+void attention_backward_bf16(cudaStream_t stream, float* dqkv, const float* dout, const float* qkv,
+                             const float* out, const float* lse, int B, int T, int C, int NH, bool causal,
+                             float* delta);
 
 // rope.cu
 void rope_forward(cudaStream_t stream, float* qkv, int B, int T, int C, int NH, int pos_offset);

@@ -203,6 +203,32 @@ TEST_F(CudaOps, Attention) {
   }
 }
 
+// The tensor-core kernels (bf16 products, fp32 softmax): within the bf16 bound.
+// Head sizes 16, 64, 128 run them; 8 (C 24, NH 3) checks the fp32 fallback.
+TEST_F(CudaOps, AttentionBf16TensorCores) {
+  auto tc = make_cuda_backend({.matmul = MatmulPrecision::kFp32, .attention = AttentionKernel::kBf16TensorCores});
+  const AttentionCase cases[] = {{2, 64, 128, 2, true}, {1, 45, 64, 4, true},    {2, 100, 128, 8, false},
+                                 {1, 33, 256, 2, true}, {2, 257, 768, 12, true}, {1, 20, 24, 3, false},
+                                 {1, 130, 512, 4, true}};
+  for (const auto& a : cases) {
+    const int B = a.B, T = a.T, C = a.C, NH = a.NH;
+    const std::string label = "B" + std::to_string(B) + " T" + std::to_string(T) + " C" + std::to_string(C) + " NH" +
+                              std::to_string(NH) + (a.causal ? " causal" : " bidirectional");
+    Pair qkv(*tc, randn((size_t)B * T * 3 * C, 1)), out(*tc, (size_t)B * T * C, kNaN), lse(*tc, B * NH * T, kNaN);
+    cpu->attention_forward(out.cpu(), lse.cpu(), qkv.cpu(), B, T, C, NH, a.causal);
+    tc->attention_forward(out.gpu(), lse.gpu(), qkv.gpu(), B, T, C, NH, a.causal);
+    EXPECT_LT(out.error(), 1e-2) << label << " out";
+    EXPECT_LT(lse.error(), 1e-2) << label << " lse";
+    Pair dout(*tc, randn((size_t)B * T * C, 2)), dqkv(*tc, (size_t)B * T * 3 * C, kNaN);
+    cpu->attention_backward(dqkv.cpu(), dout.cpu(), qkv.cpu(), out.cpu(), lse.cpu(), B, T, C, NH, a.causal);
+    tc->attention_backward(dqkv.gpu(), dout.gpu(), qkv.gpu(), out.gpu(), lse.gpu(), B, T, C, NH, a.causal);
+    EXPECT_LT(dqkv.error(), 1e-2) << label << " dqkv";
+    const auto first = dqkv.gpu_values();  // and again: no atomics, the same bits
+    tc->attention_backward(dqkv.gpu(), dout.gpu(), qkv.gpu(), out.gpu(), lse.gpu(), B, T, C, NH, a.causal);
+    EXPECT_EQ(dqkv.gpu_values(), first) << label << " determinism";
+  }
+}
+
 TEST_F(CudaOps, AttentionDecode) {
   const int B = 2, maxT = 40, C = 64, NH = 4;
   Pair kc(*gpu, randn((size_t)B * maxT * C, 1)), vc(*gpu, randn((size_t)B * maxT * C, 2));
@@ -315,6 +341,31 @@ TEST_F(CudaOps, BackwardIsDeterministic) {
     return all;
   };
   EXPECT_EQ(run(), run());
+}
+
+// The mixed-precision configuration (bf16 matmuls, tensor-core attention) follows the CPU
+// backend's loss curve within bf16 accuracy.
+TEST_F(CudaOps, GptMixedPrecisionFollowsTheCpuBackend) {
+  auto mixed = make_cuda_backend({.matmul = MatmulPrecision::kBf16, .attention = AttentionKernel::kBf16TensorCores});
+  trainer::GPTConfig config{.max_seq_len = 128, .vocab_size = 97, .num_layers = 2, .num_heads = 4, .channels = 128};
+  trainer::GPT cpu_model(config, *cpu), gpu_model(config, *mixed);
+  cpu_model.init_random(42);
+  gpu_model.upload_params(cpu_model.download_params());
+  trainer::AdamW cpu_opt(cpu_model, {}), gpu_opt(gpu_model, {});
+  const int B = 4, T = 128;
+  for (int step = 0; step < 5; step++) {
+    const auto x = random_tokens(B * T, config.vocab_size, 100 + step);
+    const auto y = random_tokens(B * T, config.vocab_size, 200 + step);
+    const float cpu_loss = cpu_model.forward(x.data(), y.data(), B, T);
+    const float gpu_loss = gpu_model.forward(x.data(), y.data(), B, T);
+    EXPECT_NEAR(gpu_loss, cpu_loss, 1e-2 * cpu_loss) << "step " << step;
+    cpu_model.zero_grad();
+    gpu_model.zero_grad();
+    cpu_model.backward();
+    gpu_model.backward();
+    cpu_opt.step(1e-3f);
+    gpu_opt.step(1e-3f);
+  }
 }
 
 // The whole model on both backends: the same initial weights and batches, a few AdamW steps;

@@ -2,6 +2,8 @@
 // same corpus, and golden tests that pin the tie-break and id rules.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "corpus/stream.h"
 #include "fixtures.h"
 #include "tokenizer/trainer.h"
@@ -168,6 +170,35 @@ TEST(Trainer, JsonlDocumentsAndSaveLoadRoundTrip) {
   EXPECT_EQ(ids, a.encode(bytes, allow));
   EXPECT_EQ(again.decode(ids), bytes);
   EXPECT_EQ(ids.back(), 0u);
+}
+
+}  // namespace
+}  // namespace kiln::tokenizer
+
+namespace kiln::tokenizer {
+namespace {
+
+// The memory cap: past max_distinct_words, the rarest pre-tokens are dropped until at most
+// half the cap remain; frequent words (and so the first merges) survive.
+TEST(Trainer, MaxDistinctWordsPrunesRareWords) {
+  TrainerOptions o;
+  o.vocab_size = 400;
+  BpeTrainer exact(o);
+  exact.add_files({testing::data_path("corpus_shakespeare.txt.zst")});
+  o.max_distinct_words = 1000;
+  BpeTrainer capped(o);
+  capped.add_files({testing::data_path("corpus_shakespeare.txt.zst")});
+  EXPECT_GT(exact.num_distinct_words(), 3000u);
+  EXPECT_LE(capped.num_distinct_words(), 1000u);
+  EXPECT_GT(capped.num_distinct_words(), 0u);
+  const auto a = merge_strings(exact.train()), b = merge_strings(capped.train());
+  // Keeping ~500 of 3,600 words shifts counts, so only the most frequent merges agree.
+  ASSERT_GE(a.size(), 40u);
+  ASSERT_GE(b.size(), 40u);
+  EXPECT_EQ(std::vector<std::string>(a.begin(), a.begin() + 3), std::vector<std::string>(b.begin(), b.begin() + 3));
+  int common = 0;
+  for (int i = 0; i < 20; ++i) common += std::find(b.begin(), b.begin() + 40, a[i]) != b.begin() + 40;
+  EXPECT_GE(common, 12);
 }
 
 }  // namespace

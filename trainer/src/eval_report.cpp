@@ -177,8 +177,9 @@ std::string EvalReport::to_html() const {
     for (const auto& p : curve)
       if (p.val_loss >= 0) h << num(x(p.step), 1) << "," << num(y(p.val_loss), 1) << " ";
     h << "\"/><text x=\"" << pad << "\" y=\"" << pad - 8 << "\" font-size=\"12\">" << num(hi, 3)
-      << "</text><text x=\"" << pad << "\" y=\"" << H - pad + 16 << "\" font-size=\"12\">" << num(lo, 3)
-      << " (step 0)</text><text x=\"" << W - pad - 80 << "\" y=\"" << H - pad + 16 << "\" font-size=\"12\">step "
+      << "</text><text x=\"" << pad + 4 << "\" y=\"" << H - pad - 4 << "\" font-size=\"12\">" << num(lo, 3)
+      << "</text><text x=\"" << pad << "\" y=\"" << H - pad + 16 << "\" font-size=\"12\">step 0</text><text x=\""
+      << W - pad - 80 << "\" y=\"" << H - pad + 16 << "\" font-size=\"12\">step "
       << (uint64_t)max_step << "</text></svg><p><span style=\"color:#1f77b4\">train</span>, "
       << "<span style=\"color:#d62728\">validation</span></p>";
   }

@@ -40,13 +40,14 @@ struct LengthHistogram {
 };
 
 // Distribution of one attribute (or one numeric/string member of an object attribute,
-// named "attr.member") over documents at the end of their way through the stages, split
+// named "attr.member", "attr.member.sub") over documents at the end of their way through the stages, split
 // into kept ([0]) and dropped ([1]).
 struct AttributeSummary {
   static constexpr size_t kMaxCategories = 64;  // more distinct strings go to "(other)"
   static constexpr size_t kUnitBins = 20;       // numeric values in [0, 1]
   std::map<std::string, std::array<uint64_t, 2>> categories;
   std::array<uint64_t, 2> numeric_count{};
+  std::array<double, 2> sum{};  // of numeric values: total mentions for count attributes
   double min = 0, max = 0;
   std::array<std::array<uint64_t, kUnitBins>, 2> unit_bins{};  // values in [0, 1]
   std::array<LengthHistogram, 2> log_bins{};                    // |values|, when outside [0, 1]
@@ -87,7 +88,8 @@ struct RunStats {
 
   static constexpr size_t kRejectSamples = 3;
   void merge(const RunStats& other);
-  // Adds a document's attributes to `attributes` (objects are flattened one level).
+  // Adds a document's attributes to `attributes` (objects are flattened to "a.b.c" paths,
+  // three levels deep).
   void add_attributes(const Document& doc, bool dropped);
   void add_reject_sample(const std::string& key, const Document& doc);
   std::string to_json() const;

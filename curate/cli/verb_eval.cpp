@@ -13,7 +13,8 @@ int run_eval(const std::vector<std::string>& args) {
   po::options_description options("options");
   options.add_options()
       ("model,m", po::value<std::string>()->required(), "kiln or llm.c checkpoint")
-      ("data", po::value<std::string>(), "perplexity data: .bin token file or text (byte-level)")
+      ("tokenizer", po::value<std::string>(), "HF tokenizer.json for text inputs (default: byte-level, vocab 256)")
+      ("data", po::value<std::string>(), "perplexity data: .bin token file or text")
       ("seq-len,t", po::value<int>()->default_value(0), "perplexity window (0 = block size)")
       ("stride", po::value<int>()->default_value(0), "window step; smaller than --seq-len = sliding windows (0 = disjoint)")
       ("max-tokens", po::value<uint64_t>()->default_value(0), "score at most this many tokens (0 = all)")
@@ -32,6 +33,7 @@ int run_eval(const std::vector<std::string>& args) {
   EvalOptions o;
   o.model_path = v["model"].as<std::string>();
   if (v.count("data")) o.data_path = v["data"].as<std::string>();
+  if (v.count("tokenizer")) o.tokenizer_path = v["tokenizer"].as<std::string>();
   o.perplexity.seq_len = v["seq-len"].as<int>();
   o.perplexity.stride = v["stride"].as<int>();
   o.perplexity.max_tokens = v["max-tokens"].as<uint64_t>();

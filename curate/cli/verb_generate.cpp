@@ -4,6 +4,7 @@
 #include "corpus/error.h"
 #include "curate/cli/verb.h"
 #include "trainer/checkpoint.h"
+#include "trainer/codec.h"
 #include "trainer/data.h"
 #include "trainer/generate.h"
 
@@ -15,7 +16,8 @@ int run_generate(const std::vector<std::string>& args) {
   po::options_description options("options");
   options.add_options()
       ("model,m", po::value<std::string>()->required(), "kiln or llm.c checkpoint")
-      ("prompt,p", po::value<std::string>()->default_value("\n"), "prompt text (byte-level tokens)")
+      ("prompt,p", po::value<std::string>()->default_value("\n"), "prompt text")
+      ("tokenizer", po::value<std::string>(), "HF tokenizer.json (default: byte-level, vocab 256)")
       ("max-tokens,n", po::value<int>()->default_value(500), "tokens to generate")
       ("temperature", po::value<float>()->default_value(1.0f), "softmax temperature (0 = greedy)")
       ("top-k", po::value<int>()->default_value(0), "sample from the k likeliest tokens (0 = all)")
@@ -28,9 +30,10 @@ int run_generate(const std::vector<std::string>& args) {
   if (parsed.help) return 0;
   auto& v = parsed.values;
   Checkpoint ck = read_any_checkpoint(v["model"].as<std::string>());
-  if (ck.config.vocab_size != 256)
-    throw Error(cat(v["model"].as<std::string>(), ": generate uses byte-level tokens and needs vocab_size 256, the model has ",
-                    ck.config.vocab_size));
+  const TextCodec codec = load_codec(v.count("tokenizer") ? v["tokenizer"].as<std::string>() : "");
+  if (codec.vocab_size > ck.config.vocab_size)
+    throw Error(cat(v["model"].as<std::string>(), ": vocabulary ", ck.config.vocab_size, " is smaller than ", codec.name,
+                    "'s ", codec.vocab_size, " (byte-level text needs 256; pass --tokenizer for a BPE model)"));
   auto backend = make_cpu_backend({.threads = v["threads"].as<int>()});
   GPT model(ck.config, *backend);
   model.upload_params(ck.params);
@@ -38,8 +41,11 @@ int run_generate(const std::vector<std::string>& args) {
   std::fwrite(prompt.data(), 1, prompt.size(), stdout);
   SampleOptions s{.temperature = v["temperature"].as<float>(), .top_k = v["top-k"].as<int>(),
                   .top_p = v["top-p"].as<float>(), .seed = v["seed"].as<uint64_t>()};
-  generate(model, byte_tokens(prompt), v["max-tokens"].as<int>(), s, [](int32_t token) {
-    std::fputc(token, stdout);
+  // Tokens are decoded one at a time: a byte-level BPE token is whole bytes, so the bytes
+  // of a character split across tokens still arrive in order.
+  generate(model, codec.encode(prompt), v["max-tokens"].as<int>(), s, [&](int32_t token) {
+    const std::string piece = codec.decode({token});
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
     return true;
   });

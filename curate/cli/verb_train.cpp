@@ -6,6 +6,7 @@
 
 #include "corpus/error.h"
 #include "curate/cli/verb.h"
+#include "trainer/codec.h"
 #include "trainer/train.h"
 
 namespace kiln::cli {
@@ -26,6 +27,7 @@ int run_train(const std::vector<std::string>& args) {
       ("data", po::value<std::string>(), "training data: .bin token file (nanoGPT uint16 or llm.c shard) or text (byte-level)")
       ("sft", po::value<std::string>(), "supervised fine-tuning instead: JSONL with \"prompt\" and \"response\"; loss on responses only")
       ("sft-end-token", po::value<int>()->default_value(-1), "token appended to each SFT response and trained on (-1 = none)")
+      ("tokenizer", po::value<std::string>(), "HF tokenizer.json for text data (default: byte-level); sets the default --vocab-size")
       ("val", po::value<std::string>(), "validation data (same formats); default: the last --val-fraction of --data")
       ("val-fraction", po::value<double>()->default_value(0.1), "share of --data held out for validation when --val is absent (0 = none)")
       ("config", po::value<std::string>(), "model TOML ([model] n_layer, n_head, n_embd, block_size, vocab_size, position, norm); flags below override it")
@@ -33,7 +35,7 @@ int run_train(const std::vector<std::string>& args) {
       ("n-head", po::value<int>(), "attention heads (default 4)")
       ("n-embd", po::value<int>(), "channels (default 128)")
       ("block-size", po::value<int>(), "context length (default 64)")
-      ("vocab-size", po::value<int>(), "vocabulary (default 256: byte-level text; padded to a multiple of 64)")
+      ("vocab-size", po::value<int>(), "vocabulary (default: the tokenizer's, 256 for byte-level text; padded to a multiple of 64)")
       ("position", po::value<std::string>(), "learned | rope (default learned)")
       ("norm", po::value<std::string>(), "layernorm | rmsnorm (default layernorm)")
       ("init", po::value<std::string>(), "start from this checkpoint's weights (kiln or llm.c): fine-tuning")
@@ -67,6 +69,8 @@ int run_train(const std::vector<std::string>& args) {
 
   TrainOptions o;
   o.model = {.max_seq_len = 64, .vocab_size = 256, .num_layers = 4, .num_heads = 4, .channels = 128};
+  const TextCodec codec = load_codec(v.count("tokenizer") ? v["tokenizer"].as<std::string>() : "");
+  o.model.vocab_size = codec.vocab_size;
   if (v.count("config")) read_model_config(v["config"].as<std::string>(), o.model);
   if (v.count("n-layer")) o.model.num_layers = v["n-layer"].as<int>();
   if (v.count("n-head")) o.model.num_heads = v["n-head"].as<int>();
@@ -111,13 +115,13 @@ int run_train(const std::vector<std::string>& args) {
   o.threads = v["threads"].as<int>();
 
   if (!v.count("data") == !v.count("sft")) throw Error("give exactly one of --data and --sft");
-  auto all = v.count("data") ? load_tokens(v["data"].as<std::string>()) : std::make_unique<TokenArray>(std::vector<int32_t>{});
+  auto all = v.count("data") ? load_tokens(v["data"].as<std::string>(), codec.encode) : std::make_unique<TokenArray>(std::vector<int32_t>{});
   std::unique_ptr<TokenArray> train_tokens, val_tokens;
   if (v.count("sft")) {
-    if (v.count("val")) val_tokens = load_tokens(v["val"].as<std::string>());
+    if (v.count("val")) val_tokens = load_tokens(v["val"].as<std::string>(), codec.encode);
   } else if (v.count("val")) {
     train_tokens = std::move(all);
-    val_tokens = load_tokens(v["val"].as<std::string>());
+    val_tokens = load_tokens(v["val"].as<std::string>(), codec.encode);
   } else if (v["val-fraction"].as<double>() > 0) {
     auto [t, val] = split_tokens(*all, v["val-fraction"].as<double>());
     train_tokens = std::make_unique<TokenArray>(std::move(t));
@@ -138,7 +142,7 @@ int run_train(const std::vector<std::string>& args) {
   };
   TrainResult r;
   if (v.count("sft")) {
-    auto examples = read_sft_jsonl(v["sft"].as<std::string>());
+    auto examples = read_sft_jsonl(v["sft"].as<std::string>(), codec.encode);
     std::fprintf(stderr, "kiln train: %zu SFT examples\n", examples.size());
     r = train(o,
               std::make_unique<SftLoader>(std::move(examples),

@@ -18,7 +18,10 @@ namespace {
 
 constexpr const char* kMissing = "(missing)";
 
-// The group of a document: the attribute's value as text.
+// The group of a document: the attribute's value as text. A path "a.b.c" walks into
+// objects. An object of counts (demographic mentions along one axis: {"female": 5,
+// "male": 2}) stands for its dominant member ("female"), "mixed" on a tie, and "(none)"
+// when empty, so balancing by documents approximates balancing the mention shares.
 std::string group_of(const Document& doc, const std::string& attribute) {
   size_t dot = attribute.find('.');
   const std::string* raw = doc.attribute(dot == std::string::npos ? attribute : attribute.substr(0, dot));
@@ -26,7 +29,12 @@ std::string group_of(const Document& doc, const std::string& attribute) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element e;
   if (parser.parse(*raw).get(e) != simdjson::SUCCESS) return kMissing;
-  if (dot != std::string::npos && e[attribute.substr(dot + 1)].get(e) != simdjson::SUCCESS) return kMissing;
+  while (dot != std::string::npos) {
+    size_t next = attribute.find('.', dot + 1);
+    std::string key = attribute.substr(dot + 1, next == std::string::npos ? std::string::npos : next - dot - 1);
+    if (e[key].get(e) != simdjson::SUCCESS) return "(none)";
+    dot = next;
+  }
   switch (e.type()) {
     case simdjson::dom::element_type::STRING: return std::string(std::string_view(e));
     case simdjson::dom::element_type::BOOL: return bool(e) ? "true" : "false";
@@ -36,6 +44,18 @@ std::string group_of(const Document& doc, const std::string& attribute) {
       char buf[32];
       std::snprintf(buf, sizeof buf, "%g", double(e));
       return buf;
+    }
+    case simdjson::dom::element_type::OBJECT: {
+      std::string best;
+      double best_count = 0;
+      bool tie = false;
+      for (auto [key, value] : simdjson::dom::object(e)) {
+        double count = 0;
+        if (value.get_double().get(count) != simdjson::SUCCESS) continue;
+        if (count > best_count) best = std::string(key), best_count = count, tie = false;
+        else if (count == best_count && count > 0) tie = true;
+      }
+      return best.empty() ? "(none)" : tie ? "mixed" : best;
     }
     default: return kMissing;
   }

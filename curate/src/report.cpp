@@ -249,10 +249,42 @@ std::string render_report_html(const RunStats& s, const RunInfo& info) {
   h += cat("<p>Median characters per document: read &lt; ", s.chars_read.quantile(0.5) + 1, ", kept &lt; ",
            s.chars_kept.quantile(0.5) + 1, ".</p>");
 
+  // Demographic mentions ("demographics.<axis>.<group>" counts from the demographic_tags
+  // stage): per axis, the mentions of each group and their share, kept vs dropped.
+  std::map<std::string, std::vector<std::pair<std::string, const AttributeSummary*>>> axes;
+  for (auto& [name, a] : s.attributes) {
+    if (!name.starts_with("demographics.")) continue;
+    size_t dot = name.find('.', 13);
+    if (dot == std::string::npos) continue;
+    axes[name.substr(13, dot - 13)].push_back({name.substr(dot + 1), &a});
+  }
+  if (!axes.empty()) {
+    h += "<h2>Demographic representation</h2><p>Mentions of each group along each axis (term lists of the "
+         "demographic_tags stage), in kept and dropped documents; the table gives each group's share of the "
+         "axis's mentions before the stages dropped anything (all) and after (kept).</p>";
+    for (auto& [axis, groups] : axes) {
+      std::vector<std::string> labels;
+      Series kept{"kept", {}}, dropped{"dropped", {}};
+      double total_all = 0, total_kept = 0;
+      for (auto& [group, a] : groups) total_all += a->sum[0] + a->sum[1], total_kept += a->sum[0];
+      std::string table = "<table><tr><th>" + esc(axis) + "</th><th>mentions</th><th>share (all)</th><th>share (kept)</th><th>documents</th></tr>";
+      for (auto& [group, a] : groups) {
+        labels.push_back(group);
+        kept.values.push_back(a->sum[0]);
+        dropped.values.push_back(a->sum[1]);
+        table += cat("<tr><td>", esc(group), "</td><td>", fmt(a->sum[0] + a->sum[1], "%.0f"), "</td><td>",
+                     fmt(total_all > 0 ? 100 * (a->sum[0] + a->sum[1]) / total_all : 0), "%</td><td>",
+                     fmt(total_kept > 0 ? 100 * a->sum[0] / total_kept : 0), "%</td><td>",
+                     a->numeric_count[0] + a->numeric_count[1], "</td></tr>");
+      }
+      h += bar_chart("Mentions by group: " + axis, labels, {kept, dropped}, " mentions") + table + "</table>";
+    }
+  }
   if (!s.attributes.empty()) {
     h += "<h2>Attributes</h2><p>Values the stages attached, over documents at the end of their way through the "
          "stages (kept vs dropped). Dashed lines mark the thresholds stages applied.</p>";
-    for (auto& [name, a] : s.attributes) h += attribute_chart(name, a, s.thresholds);
+    for (auto& [name, a] : s.attributes)
+      if (!name.starts_with("demographics.")) h += attribute_chart(name, a, s.thresholds);
   }
   if (!s.records_skipped.empty()) {
     h += "<h2>WARC records that are not documents</h2><table><tr><th>type</th><th>records</th></tr>";

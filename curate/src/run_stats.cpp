@@ -7,6 +7,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 
 #include "corpus/error.h"
 #include "corpus/text.h"
@@ -50,6 +51,7 @@ void AttributeSummary::add_number(double v, int dropped) {
     max = std::max(max, v);
   }
   ++numeric_count[size_t(dropped)];
+  sum[size_t(dropped)] += v;
   if (v >= 0 && v <= 1) ++unit_bins[size_t(dropped)][std::min(kUnitBins - 1, size_t(v * kUnitBins))];
   log_bins[size_t(dropped)].add(uint64_t(std::min(std::fabs(v), 1e18)));
 }
@@ -83,6 +85,7 @@ void AttributeSummary::merge(const AttributeSummary& o) {
   }
   for (int d = 0; d < 2; ++d) {
     numeric_count[d] += o.numeric_count[d];
+    sum[d] += o.sum[d];
     for (size_t b = 0; b < kUnitBins; ++b) unit_bins[d][b] += o.unit_bins[d][b];
     log_bins[d].merge(o.log_bins[d]);
   }
@@ -147,14 +150,16 @@ void RunStats::add_attributes(const Document& doc, bool dropped) {
       default: break;
     }
   };
+  std::function<void(const std::string&, simdjson::dom::element, int)> add = [&](const std::string& name,
+                                                                                  simdjson::dom::element e, int depth) {
+    if (e.type() != simdjson::dom::element_type::OBJECT) return add_scalar(name, e);
+    if (depth == 3) return;
+    for (auto [key, value] : simdjson::dom::object(e)) add(name + "." + std::string(key), value, depth + 1);
+  };
   for (const auto& a : doc.attributes) {
     simdjson::dom::element e;
     if (parser.parse(a.raw_value).get(e) != simdjson::SUCCESS) continue;
-    if (e.type() == simdjson::dom::element_type::OBJECT) {
-      for (auto [key, value] : simdjson::dom::object(e)) add_scalar(a.name + "." + std::string(key), value);
-    } else {
-      add_scalar(a.name, e);
-    }
+    add(a.name, e, 0);
   }
 }
 
@@ -260,7 +265,8 @@ std::string RunStats::to_json() const {
       append_json_string(out, k);
       out += cat(":[", v[0], ",", v[1], "]");
     }
-    out += cat("},\"numeric_count\":[", a.numeric_count[0], ",", a.numeric_count[1], "],\"min\":", number(a.min),
+    out += cat("},\"numeric_count\":[", a.numeric_count[0], ",", a.numeric_count[1], "],\"sum\":[", number(a.sum[0]), ",",
+               number(a.sum[1]), "],\"min\":", number(a.min),
                ",\"max\":", number(a.max), ",\"unit_bins\":[");
     append_counts(out, a.unit_bins[0], false);
     out += ',';
@@ -376,6 +382,12 @@ RunStats RunStats::from_json(std::string_view json) {
           read_counts(v, c);
         }
       read_counts(field(a, "numeric_count"), x.numeric_count);
+      dom::array sums;
+      if (!a["sum"].get_array().get(sums)) {
+        size_t d = 0;
+        for (auto v : sums)
+          if (d < 2) x.sum[d++] = v.get_double().value_unsafe();
+      }
       x.min = f64(a, "min");
       x.max = f64(a, "max");
       dom::array bins;

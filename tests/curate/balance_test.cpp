@@ -127,6 +127,35 @@ TEST(Balance, BadTargetsAreErrors) {
   EXPECT_THROW(parse_shares("en:0.5"), Error);
 }
 
+TEST(Balance, DemographicAxisGroupsByDominantGroupAndReachesTheTargetRatio) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path("in"));
+  std::string body;
+  for (int i = 0; i < 400; ++i) {
+    // 3 in 4 documents mention men more than women; some mention neither or both equally.
+    std::string counts = i % 8 == 0 ? "{}" : i % 4 == 1 ? "{\"female\":3,\"male\":1}" : i % 16 == 2 ? "{\"female\":2,\"male\":2}"
+                                                                                              : "{\"male\":4}";
+    body += "{\"id\":" + std::to_string(i) + ",\"text\":\"t\",\"attributes\":{\"demographics\":{\"gender\":" + counts + "}}}\n";
+  }
+  write_file(dir.path("in/a.jsonl"), body);
+  BalanceOptions o;
+  o.attribute = "demographics.gender";
+  o.target = parse_shares("female=0.5,male=0.5");
+  o.unit = MixUnit::kDocs;
+  o.max_repeats = 10;
+  BalanceResult r = run_balance({dir.path("in/a.jsonl")}, o);
+  std::map<std::string, BalanceGroup> by;
+  for (auto& g : r.groups) by[g.value] = g;
+  EXPECT_EQ(by["female"].docs_before, 100u);
+  EXPECT_EQ(by["(none)"].docs_before, 50u);
+  EXPECT_EQ(by["mixed"].docs_before, 25u);
+  EXPECT_EQ(by["male"].docs_before, 225u);
+  EXPECT_EQ(by["female"].units_after, by["male"].units_after);
+  EXPECT_EQ(by["female"].units_after + by["male"].units_after, 400u);
+  EXPECT_NEAR(by["female"].share_before, 0.25, 1e-12);
+  EXPECT_NEAR(by["female"].share_after, 0.5, 1e-12);
+}
+
 TEST(TermSwapper, SwapsGenderedTermsKeepingCaseAndPossessives) {
   TermSwapper s = TermSwapper::english_gender();
   size_t swaps = 0;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,8 +48,11 @@ std::unique_ptr<TokenArray> open_token_file(const std::string& path);
 void write_token_file(const std::string& path, const std::vector<int32_t>& tokens);
 
 // Tokens for training or evaluation from a path: `.bin` is a token file (above); anything
-// else is text (plain, .gz or .zst), tokenized byte-level.
-std::unique_ptr<TokenArray> load_tokens(const std::string& path);
+// else is text (plain, .gz or .zst), tokenized byte-level, or with `encode` when given.
+// `num_bytes` (optional) receives the text's size in bytes (0 for token files).
+std::unique_ptr<TokenArray> load_tokens(const std::string& path,
+                                        const std::function<std::vector<int32_t>(std::string_view)>& encode = {},
+                                        uint64_t* num_bytes = nullptr);
 // Splits off the last `fraction` of the tokens (nanoGPT's shakespeare_char: 0.1) as validation.
 std::pair<TokenArray, TokenArray> split_tokens(const TokenArray& all, double val_fraction);
 
@@ -107,8 +111,10 @@ struct SftExample {
   std::vector<int32_t> prompt;
   std::vector<int32_t> response;
 };
-// JSONL with string fields "prompt" and "response" per line, tokenized byte-level.
-std::vector<SftExample> read_sft_jsonl(const std::string& path);
+// JSONL with string fields "prompt" and "response" per line, tokenized with `encode`
+// (byte-level when empty).
+std::vector<SftExample> read_sft_jsonl(const std::string& path,
+                                       const std::function<std::vector<int32_t>(std::string_view)>& encode = {});
 
 struct SftLoaderOptions {
   int batch_size = 8;       // B

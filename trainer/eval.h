@@ -83,6 +83,7 @@ BiasResult evaluate_bias_pairs(GPT& model, const std::vector<SentencePair>& pair
 // the report (JSON, and self-contained HTML with the training log's loss curve) ----
 struct EvalOptions {
   std::string model_path;        // kiln or llm.c checkpoint
+  std::string tokenizer_path;    // HF tokenizer.json for text inputs; "" = byte-level (see codec.h)
   std::string data_path;         // perplexity data (see load_tokens); "" = skip
   PerplexityOptions perplexity;
   std::string choice_path;       // multiple-choice JSONL (HellaSwag); "" = skip
@@ -113,8 +114,9 @@ struct EvalReport {
   std::string to_html() const;  // no external resources: inline CSS and an SVG loss curve
 };
 
-// Tokenization is byte-level until the tokenizer library is wired in: multiple choice and
-// pairs need a model with vocab_size 256. Throws kiln::Error otherwise.
+// Text is tokenized with options.tokenizer_path (byte-level without one); bits-per-byte of
+// text data uses its byte count. Throws kiln::Error when the tokenizer's ids do not fit the
+// model's vocabulary.
 EvalReport run_eval(const EvalOptions& options);
 
 // Reads a training log written by train() (CSV or JSONL).

@@ -48,6 +48,21 @@ TEST(TrainerCli, TrainGenerateEval) {
   EXPECT_NE(out.find("\"bits_per_byte\""), std::string::npos) << out;
   EXPECT_NE(kiln::read_file(dir.path("r.html")).find("<svg"), std::string::npos);
 
+  // With a BPE tokenizer (the tokenizer library's fixture): vocabulary from the tokenizer.
+  const std::string tok = std::string(KILN_TEST_DATA_DIR) + "/tokenizer/kiln_trained_gpt2.json.zst";
+  out = run("train --data " + dir.path("data.txt") + " --tokenizer " + tok +
+                " --n-layer 1 --n-head 2 --n-embd 16 --block-size 16 -b 2 --steps 3 --warmup 1 -j 1 -o " +
+                dir.path("bpe.kiln"),
+            &status);
+  ASSERT_EQ(status, 0) << out;
+  out = run("generate -m " + dir.path("bpe.kiln") + " --tokenizer " + tok + " -p 'To be' -n 5 -j 1", &status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_EQ(out.rfind("To be", 0), 0u) << out;
+  out = run("eval -m " + dir.path("bpe.kiln") + " --tokenizer " + tok + " --data " + dir.path("data.txt") +
+                " --max-tokens 200 -j 1",
+            &status);
+  ASSERT_EQ(status, 0) << out;
+
   out = run("train --data " + dir.path("nope.txt") + " --steps 1", &status);
   EXPECT_EQ(status, 1) << out;
   EXPECT_NE(out.find("nope.txt"), std::string::npos) << out;

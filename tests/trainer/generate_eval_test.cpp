@@ -4,10 +4,12 @@
 #include <cmath>
 #include <set>
 
+#include "corpus/error.h"
 #include "corpus/stream.h"
 #include "reference.h"
 #include "test_util.h"
 #include "trainer/checkpoint.h"
+#include "trainer/codec.h"
 #include "trainer/eval.h"
 #include "trainer/generate.h"
 
@@ -163,6 +165,20 @@ TEST(Eval, CrowsPairsCsvAndBiasProbe) {
   EXPECT_GE(r.pct_stereotype, 0.0);
   EXPECT_LE(r.pct_stereotype, 1.0);
   EXPECT_GT(r.mean_loglik_gap, 0.0);
+}
+
+TEST(Codec, BytesAndHfTokenizer) {
+  const TextCodec bytes = load_codec("");
+  EXPECT_EQ(bytes.vocab_size, 256);
+  EXPECT_EQ(bytes.decode(bytes.encode("h\xc3\xa9")), "h\xc3\xa9");
+  // The tokenizer library's own fixture: a small byte-level BPE trained by kiln.
+  const TextCodec bpe = load_codec(std::string(KILN_TEST_DATA_DIR) + "/tokenizer/kiln_trained_gpt2.json.zst");
+  EXPECT_GT(bpe.vocab_size, 256);
+  const std::string text = "To be, or not to be: that is the question.";
+  const auto ids = bpe.encode(text);
+  EXPECT_LT(ids.size(), text.size());  // merges happened
+  EXPECT_EQ(bpe.decode(ids), text);
+  EXPECT_THROW(load_codec("/nonexistent/tokenizer.json"), Error);
 }
 
 }  // namespace

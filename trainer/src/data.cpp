@@ -50,9 +50,14 @@ void write_token_file(const std::string& path, const std::vector<int32_t>& token
   write_file(path, bytes);
 }
 
-std::unique_ptr<TokenArray> load_tokens(const std::string& path) {
+std::unique_ptr<TokenArray> load_tokens(const std::string& path,
+                                        const std::function<std::vector<int32_t>(std::string_view)>& encode,
+                                        uint64_t* num_bytes) {
+  if (num_bytes) *num_bytes = 0;
   if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".bin") == 0) return open_token_file(path);
-  return std::make_unique<TokenArray>(byte_tokens(read_file(path)));
+  const std::string text = read_file(path);
+  if (num_bytes) *num_bytes = text.size();
+  return std::make_unique<TokenArray>(encode ? encode(text) : byte_tokens(text));
 }
 
 std::pair<TokenArray, TokenArray> split_tokens(const TokenArray& all, double val_fraction) {
@@ -108,7 +113,8 @@ void DataLoader::restore(const DataCursor& cursor) {
   rng_.state = cursor.rng_state;
 }
 
-std::vector<SftExample> read_sft_jsonl(const std::string& path) {
+std::vector<SftExample> read_sft_jsonl(const std::string& path,
+                                       const std::function<std::vector<int32_t>(std::string_view)>& encode) {
   const std::string text = read_file(path);
   std::vector<SftExample> examples;
   simdjson::dom::parser parser;
@@ -125,7 +131,8 @@ std::vector<SftExample> read_sft_jsonl(const std::string& path) {
     if (parser.parse(line.data(), line.size()).get(doc) || doc["prompt"].get_string().get(prompt) ||
         doc["response"].get_string().get(response))
       throw Error(cat(path, ":", line_no, ": expected a JSON object with string fields \"prompt\" and \"response\""));
-    examples.push_back({byte_tokens(prompt), byte_tokens(response)});
+    if (encode) examples.push_back({encode(prompt), encode(response)});
+    else examples.push_back({byte_tokens(prompt), byte_tokens(response)});
   }
   if (examples.empty()) throw Error(cat(path, ": no examples"));
   return examples;

@@ -9,6 +9,7 @@
 #include "corpus/error.h"
 #include "corpus/stream.h"
 #include "trainer/checkpoint.h"
+#include "trainer/codec.h"
 #include "trainer/eval.h"
 
 namespace kiln::trainer {
@@ -59,24 +60,30 @@ EvalReport run_eval(const EvalOptions& o) {
   model.upload_params(ck.params);
   report.config = model.config();
   report.num_params = model.num_params();
+  const TextCodec codec = load_codec(o.tokenizer_path);
+  if (codec.vocab_size > model.config().vocab_size)
+    throw Error(cat(o.model_path, ": vocabulary ", model.config().vocab_size, " is smaller than ", codec.name, "'s ",
+                    codec.vocab_size, " (byte-level text needs 256; pass --tokenizer for a BPE model)"));
   if (!o.data_path.empty()) {
-    auto tokens = load_tokens(o.data_path);
-    report.perplexity = evaluate_perplexity(model, *tokens, o.perplexity);
+    PerplexityOptions p = o.perplexity;
+    uint64_t text_bytes = 0;
+    auto tokens = load_tokens(o.data_path, codec.encode, &text_bytes);
+    // BPE tokens: bits per byte over the text's bytes (all but the first token are scored,
+    // so this undercounts by that token's bytes). Byte-level: one byte per scored token, exact.
+    if (!p.num_bytes && !o.tokenizer_path.empty() && !p.max_tokens) p.num_bytes = text_bytes;
+    report.perplexity = evaluate_perplexity(model, *tokens, p);
     report.has_perplexity = true;
   }
-  if ((!o.choice_path.empty() || !o.pairs_path.empty()) && model.config().vocab_size != 256)
-    throw Error(cat(o.model_path, ": multiple choice and pairs use byte-level tokens and need vocab_size 256, the model has ",
-                    model.config().vocab_size));
   if (!o.choice_path.empty()) {
     auto items = read_multiple_choice_jsonl(o.choice_path);
     if (o.limit && items.size() > o.limit) items.resize(o.limit);
-    report.choice = evaluate_multiple_choice(model, items, byte_tokens);
+    report.choice = evaluate_multiple_choice(model, items, codec.encode);
     report.has_choice = true;
   }
   if (!o.pairs_path.empty()) {
     auto pairs = read_crows_pairs_csv(o.pairs_path);
     if (o.limit && pairs.size() > o.limit) pairs.resize(o.limit);
-    report.pairs = evaluate_bias_pairs(model, pairs, byte_tokens);
+    report.pairs = evaluate_bias_pairs(model, pairs, codec.encode);
     report.has_pairs = true;
   }
   if (!o.log_path.empty()) report.curve = read_train_log(o.log_path);

@@ -1,0 +1,29 @@
+// Text <-> token ids for the trainer's text inputs: training text, prompts, evaluation sets.
+//
+//   TextCodec codec = load_codec("");                 // byte-level: every byte is a token (V 256)
+//   TextCodec gpt2 = load_codec("tokenizer.json");    // an HF byte-level BPE (tokenizer/ library)
+//   std::vector<int32_t> ids = gpt2.encode("Hello");
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln::trainer {
+
+struct TextCodec {
+  std::string name;         // "bytes" or the tokenizer file
+  int vocab_size = 256;     // ids are in [0, vocab_size)
+  std::function<std::vector<int32_t>(std::string_view)> encode;
+  std::function<std::string(const std::vector<int32_t>&)> decode;
+};
+
+TextCodec byte_codec();
+// "" = byte_codec(); otherwise an HF tokenizer.json (optionally .zst/.gz) loaded with the
+// tokenizer library; special-token text in inputs is encoded as ordinary text. Throws
+// kiln::Error if the file cannot be loaded or kiln was built without the tokenizer.
+TextCodec load_codec(const std::string& tokenizer_path);
+
+}  // namespace kiln::trainer

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "corpus/error.h"
+#include "filters/classifier.h"
 #include "filters/demographics.h"
 #include "filters/langid.h"
 #include "filters/pii.h"
@@ -175,6 +176,7 @@ void register_filters_stages(StageRegistry& registry) {
   register_pii_stages(registry);
   register_toxicity_stages(registry);
   register_demographic_stages(registry);
+  register_classifier_stages(registry);
 }
 
 }  // namespace kiln

@@ -118,10 +118,20 @@ void split_words(std::string_view text, std::vector<Word>& out) {
   };
 
   size_t i = 0;
-  while (i < text.size()) {
+  const size_t size = text.size();
+  while (i < size) {
     size_t at = i;
-    char32_t cp = next_code_point(text, i);
-    uint8_t cls = classify(cp);
+    uint8_t cls;
+    char32_t cp;
+    auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x80) {  // ASCII: one table lookup, no decoding (most web text)
+      cp = byte;
+      cls = kAsciiClasses[byte];
+      ++i;
+    } else {
+      cp = next_code_point(text, i);
+      cls = classify(cp);
+    }
     if (cls == kSpace) {
       flush(at);
       continue;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -91,6 +92,7 @@ struct EvalOptions {
   size_t limit = 0;              // items per multiple-choice / pairs set (0 = all)
   std::string log_path;          // training log (CSV or JSONL from `kiln train`) for the loss curve
   int threads = 0;               // CPU threads (0 = all cores)
+  std::function<std::unique_ptr<Backend>()> make_backend;  // empty = the CPU backend
 };
 
 struct LogPoint {

@@ -48,6 +48,9 @@ struct TrainOptions {
   std::string llmc_path;         // llm.c model file written at the end; "" = none
   std::string log_path;          // training log, CSV if it ends in .csv, else JSONL; "" = none
   int threads = 0;               // CPU threads (0 = all cores)
+  // Where the model runs: empty = make_cpu_backend({threads}). The CUDA backend (kernels/,
+  // issue 8) plugs in here, e.g. [] { return kiln::kernels::make_cuda_backend(); }.
+  std::function<std::unique_ptr<Backend>()> make_backend;
 };
 
 struct TrainProgress {

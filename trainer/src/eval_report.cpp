@@ -55,7 +55,7 @@ EvalReport run_eval(const EvalOptions& o) {
   EvalReport report;
   report.model_path = o.model_path;
   Checkpoint ck = read_any_checkpoint(o.model_path);
-  auto backend = make_cpu_backend({.threads = o.threads});
+  auto backend = o.make_backend ? o.make_backend() : make_cpu_backend({.threads = o.threads});
   GPT model(ck.config, *backend);
   model.upload_params(ck.params);
   report.config = model.config();

@@ -17,7 +17,7 @@ Trainer::Trainer(const TrainOptions& options, std::unique_ptr<BatchSource> batch
     : options_(options), loader_(std::move(batches)) {
   if (options_.grad_accum_steps < 1) throw Error("train: grad_accum_steps must be at least 1");
   if (options_.lr.decay_steps == 0) options_.lr.decay_steps = options_.max_steps;
-  backend_ = make_cpu_backend({.threads = options_.threads});
+  backend_ = options_.make_backend ? options_.make_backend() : make_cpu_backend({.threads = options_.threads});
   std::unique_ptr<Checkpoint> start;
   if (!options_.resume_checkpoint.empty()) start = std::make_unique<Checkpoint>(read_checkpoint(options_.resume_checkpoint));
   else if (!options_.init_checkpoint.empty()) start = std::make_unique<Checkpoint>(read_any_checkpoint(options_.init_checkpoint));

@@ -1,8 +1,8 @@
 // Language identification with a character n-gram naive Bayes classifier.
 //
 // Text is lowercased (utf8proc), cut into words at anything that is not a letter or a
-// mark, and each word padded with one space on both sides; its character 1- to 4-grams
-// (code points) are the features (" th", "the ", "é"). Training counts n-grams per
+// mark, and each word padded with one space on both sides; its character 2- to 4-grams
+// (code points) and the 1-grams of non-ASCII letters are the features (" th", "the ", "é"). Training counts n-grams per
 // language and keeps each language's most frequent ones (`max_ngrams_per_language`);
 // prediction adds, for every n-gram of the text, log P(n-gram | language) under additive
 // smoothing, so an n-gram a language never kept costs it the smoothed "unseen"
@@ -35,8 +35,8 @@ namespace kiln {
 // max_ngrams_per_language and alpha were chosen on a dev split carved from the training
 // split (K in 1000-4000, alpha in 0.01-0.5; benchmarks/filters/README.md), not on the test sets.
 struct LangIdTrainOptions {
-  int min_n = 1;                            // shortest character n-gram
-  int max_n = 4;                            // longest (1-4 as in fastText's lid.176 minn/maxn 2-4, plus 1)
+  int min_n = 1;                            // shortest character n-gram (1-grams of non-ASCII letters only)
+  int max_n = 4;                            // longest (fastText's lid.176 uses minn/maxn 2-4)
   uint32_t max_ngrams_per_language = 1500;  // kept per language, most frequent first; ties by hash
   double alpha = 0.03;                      // additive smoothing per n-gram
   double vocabulary = 1 << 20;              // smoothing denominator: T + alpha * vocabulary

@@ -55,10 +55,13 @@ TEST(LangIdFeatures, LowercasedPaddedWordNgrams) {
   for_each_langid_ngram("The cat", 1, 4, [&](uint64_t h) { a.push_back(h); });
   for_each_langid_ngram("the, CAT!", 1, 4, [&](uint64_t h) { b.push_back(h); });
   EXPECT_EQ(a, b);  // case and punctuation do not matter
-  // " the " has 5 positions: 1-grams t,h,e (3); 2-grams " t","th","he","e " (4); 3-grams 3; 4-grams 2.
+  // " the ": 2-grams " t","th","he","e " (4); 3-grams 3; 4-grams 2; no 1-grams of ASCII letters.
   std::vector<uint64_t> the;
   for_each_langid_ngram("the", 1, 4, [&](uint64_t h) { the.push_back(h); });
-  EXPECT_EQ(the.size(), 12u);
+  EXPECT_EQ(the.size(), 9u);
+  std::vector<uint64_t> ete;
+  for_each_langid_ngram("été", 1, 1, [&](uint64_t h) { ete.push_back(h); });
+  EXPECT_EQ(ete.size(), 2u);  // é twice; t is ASCII
   std::vector<uint64_t> zh;
   for_each_langid_ngram("人人生而自由", 1, 2, [&](uint64_t h) { zh.push_back(h); });
   EXPECT_EQ(zh.size(), 6u + 7u);  // CJK: one long word of 6 characters

@@ -44,6 +44,11 @@ class TokenArray final : public TokenSource {
 // version 1, [2] token count, then uint16 tokens) or, without that magic, headerless uint16
 // (nanoGPT's train.bin / val.bin).
 std::unique_ptr<TokenArray> open_token_file(const std::string& path);
+// A token store made by `kiln pack` (corpus/token_store.h): "STORE" is its train split,
+// "STORE:val" its validation split, read whole into memory (every block checksummed).
+// The trainer does not stream from the store yet: its DataLoader cuts its own windows.
+bool is_token_store(const std::string& path);
+std::unique_ptr<TokenArray> open_token_store(const std::string& path);
 // Writes headerless uint16 tokens (nanoGPT layout); throws if a token does not fit.
 void write_token_file(const std::string& path, const std::vector<int32_t>& tokens);
 

@@ -24,7 +24,7 @@ int run_train(const std::vector<std::string>& args) {
   using namespace kiln::trainer;
   po::options_description options("options");
   options.add_options()
-      ("data", po::value<std::string>(), "training data: .bin token file (nanoGPT uint16 or llm.c shard) or text (byte-level)")
+      ("data", po::value<std::string>(), "training data: a token store from kiln pack (its val split is used for validation), a .bin token file (nanoGPT uint16 or llm.c shard), or text (byte-level)")
       ("sft", po::value<std::string>(), "supervised fine-tuning instead: JSONL with \"prompt\" and \"response\"; loss on responses only")
       ("sft-end-token", po::value<int>()->default_value(-1), "token appended to each SFT response and trained on (-1 = none)")
       ("tokenizer", po::value<std::string>(), "HF tokenizer.json for text data (default: byte-level); sets the default --vocab-size")
@@ -122,6 +122,11 @@ int run_train(const std::vector<std::string>& args) {
   } else if (v.count("val")) {
     train_tokens = std::move(all);
     val_tokens = load_tokens(v["val"].as<std::string>(), codec.encode);
+  } else if (is_token_store(v["data"].as<std::string>())) {
+    // A packed store brings its own validation split (by document hash).
+    train_tokens = std::move(all);
+    auto val = open_token_store(v["data"].as<std::string>() + ":val");
+    if (val->size() > 0) val_tokens = std::move(val);
   } else if (v["val-fraction"].as<double>() > 0) {
     auto [t, val] = split_tokens(*all, v["val-fraction"].as<double>());
     train_tokens = std::make_unique<TokenArray>(std::move(t));

@@ -163,6 +163,13 @@ TEST(Cli, CurateTrainTokenizerPackVerifyExport) {
   TokenStore s = TokenStore::open(store);
   EXPECT_EQ(std::filesystem::file_size(dir.path("train.bin")), 2 * s.num_tokens(Split::kTrain));
 
+  // The trainer reads the store directly, its validation split included.
+  Result train_model = run("train --data " + store + " --steps 3 --n-layer 1 --n-head 2 --n-embd 32 --block-size 16 -b 2"
+                           " --vocab-size 1024 --warmup 1 -j 1 -o " + dir.path("m.kiln"));
+  ASSERT_EQ(train_model.status, 0) << train_model.out;
+  EXPECT_NE(train_model.out.find("validation tokens"), std::string::npos) << train_model.out;
+  EXPECT_NE(train_model.out.find("val loss"), std::string::npos) << train_model.out;
+
   std::string shard = store + "/" + s.manifest().train[0].path;
   std::string bytes = testing::slurp(shard);
   bytes[5000] = char(bytes[5000] ^ 1);

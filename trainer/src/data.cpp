@@ -4,8 +4,11 @@
 
 #include <cstring>
 
+#include <filesystem>
+
 #include "corpus/error.h"
 #include "corpus/stream.h"
+#include "corpus/token_store.h"
 
 namespace kiln::trainer {
 
@@ -50,10 +53,26 @@ void write_token_file(const std::string& path, const std::vector<int32_t>& token
   write_file(path, bytes);
 }
 
+bool is_token_store(const std::string& path) {
+  std::string dir = path.ends_with(":val") ? path.substr(0, path.size() - 4) : path;
+  return std::filesystem::exists(std::filesystem::path(dir) / "manifest.json");
+}
+
+std::unique_ptr<TokenArray> open_token_store(const std::string& path) {
+  bool val = path.ends_with(":val");
+  std::string dir = val ? path.substr(0, path.size() - 4) : path;
+  TokenStore store = TokenStore::open(dir);
+  Split split = val ? Split::kVal : Split::kTrain;
+  std::vector<uint32_t> tokens;
+  store.read(split, 0, store.num_tokens(split), tokens);
+  return std::make_unique<TokenArray>(std::vector<int32_t>(tokens.begin(), tokens.end()));
+}
+
 std::unique_ptr<TokenArray> load_tokens(const std::string& path,
                                         const std::function<std::vector<int32_t>(std::string_view)>& encode,
                                         uint64_t* num_bytes) {
   if (num_bytes) *num_bytes = 0;
+  if (is_token_store(path)) return open_token_store(path);
   if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".bin") == 0) return open_token_file(path);
   const std::string text = read_file(path);
   if (num_bytes) *num_bytes = text.size();

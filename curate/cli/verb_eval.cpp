@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "corpus/stream.h"
+#include "curate/cli/backend_flags.h"
 #include "curate/cli/verb.h"
 #include "trainer/eval.h"
 
@@ -25,6 +26,7 @@ int run_eval(const std::vector<std::string>& args) {
       ("json", po::value<std::string>(), "write the JSON report here (always printed to stdout)")
       ("html", po::value<std::string>(), "write a self-contained HTML report here")
       ("threads,j", po::value<int>()->default_value(0), "CPU threads (0 = all cores)");
+  add_backend_flags(options);
   po::positional_options_description positional;
   auto parsed = parse_args(args, options, positional, "kiln eval -m MODEL [--data F] [--choice F] [--pairs F] [options]",
                            "kiln eval -m shakespeare.kiln --data val.txt --choice hellaswag.jsonl --limit 200 --html report.html");
@@ -42,6 +44,7 @@ int run_eval(const std::vector<std::string>& args) {
   o.limit = v["limit"].as<size_t>();
   if (v.count("log")) o.log_path = v["log"].as<std::string>();
   o.threads = v["threads"].as<int>();
+  o.make_backend = backend_factory(v);
   const EvalReport report = kiln::trainer::run_eval(o);
   const std::string json = report.to_json() + "\n";
   std::fputs(json.c_str(), stdout);

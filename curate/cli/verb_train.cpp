@@ -1,10 +1,11 @@
-// kiln train: train a GPT on token or text data (CPU backend).
+// kiln train: train a GPT on token or text data (CPU backend, or CUDA with --backend cuda).
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
 
 #include "corpus/error.h"
+#include "curate/cli/backend_flags.h"
 #include "curate/cli/verb.h"
 #include "trainer/codec.h"
 #include "trainer/train.h"
@@ -61,6 +62,7 @@ int run_train(const std::vector<std::string>& args) {
       ("log", po::value<std::string>(), "training log: .csv or .jsonl")
       ("print-every", po::value<int>()->default_value(10), "steps between progress lines")
       ("threads,j", po::value<int>()->default_value(0), "CPU threads (0 = all cores)");
+  add_backend_flags(options);
   po::positional_options_description positional;
   auto parsed = parse_args(args, options, positional, "kiln train (--data FILE | --sft FILE) [options]",
                            "kiln train --data tinyshakespeare.txt --steps 2000 -o shakespeare.kiln --log train.csv");
@@ -113,6 +115,7 @@ int run_train(const std::vector<std::string>& args) {
   if (v.count("llmc")) o.llmc_path = v["llmc"].as<std::string>();
   if (v.count("log")) o.log_path = v["log"].as<std::string>();
   o.threads = v["threads"].as<int>();
+  o.make_backend = backend_factory(v);
 
   if (!v.count("data") == !v.count("sft")) throw Error("give exactly one of --data and --sft");
   auto all = v.count("data") ? load_tokens(v["data"].as<std::string>(), codec.encode) : std::make_unique<TokenArray>(std::vector<int32_t>{});

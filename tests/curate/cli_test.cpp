@@ -173,7 +173,9 @@ TEST(Cli, CurateTrainTokenizerPackVerifyExport) {
   // --backend cuda trains on a GPU where there is one, and says clearly why not elsewhere.
   Result cuda = run("train --data " + store + " --steps 1 --n-layer 1 --n-head 2 --n-embd 32 --block-size 16 -b 2"
                     " --vocab-size 1024 --backend cuda -o " + dir.path("g.kiln"));
-  if (cuda.status != 0) EXPECT_NE(cuda.out.find("kiln train: error: CUDA backend"), std::string::npos) << cuda.out;
+  if (cuda.status != 0) {
+    EXPECT_NE(cuda.out.find("kiln train: error: CUDA backend"), std::string::npos) << cuda.out;
+  }
 
   std::string shard = store + "/" + s.manifest().train[0].path;
   std::string bytes = testing::slurp(shard);

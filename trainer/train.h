@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "kernels/data_parallel.h"
 #include "trainer/checkpoint.h"
 #include "trainer/data.h"
 #include "trainer/model.h"
@@ -51,6 +52,12 @@ struct TrainOptions {
   // Where the model runs: empty = make_cpu_backend({threads}). The CUDA backend (kernels/,
   // issue 8) plugs in here, e.g. [] { return kiln::kernels::make_cuda_backend(); }.
   std::function<std::unique_ptr<Backend>()> make_backend;
+  // Data parallelism (kernels/data_parallel.h): with a communicator of size W, every rank
+  // draws the same global batch of W × batch_size sequences, runs its own rows, and the
+  // gradients are averaged before the optimizer step, so all ranks stay identical and the
+  // run follows the one-process run with batch_size × W. Only rank 0 writes logs and
+  // checkpoints. Null = one process.
+  std::shared_ptr<kernels::Communicator> communicator;
 };
 
 struct TrainProgress {

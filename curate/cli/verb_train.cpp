@@ -116,6 +116,16 @@ int run_train(const std::vector<std::string>& args) {
   if (v.count("log")) o.log_path = v["log"].as<std::string>();
   o.threads = v["threads"].as<int>();
   o.make_backend = backend_factory(v);
+  // Under mpirun every rank trains on its slice of the global batch (-b is per rank).
+  if (kernels::launched_under_mpi()) {
+    if (v.count("sft")) throw Error("--sft does not run under mpirun yet");
+    auto mpi = kernels::make_mpi_communicator();
+    if (v["backend"].as<std::string>() == "cuda" && kernels::nccl_compiled())
+      o.communicator = kernels::make_nccl_communicator(std::move(mpi));
+    else
+      o.communicator = std::move(mpi);
+  }
+  const bool leader = !o.communicator || o.communicator->rank() == 0;
 
   if (!v.count("data") == !v.count("sft")) throw Error("give exactly one of --data and --sft");
   auto all = v.count("data") ? load_tokens(v["data"].as<std::string>(), codec.encode) : std::make_unique<TokenArray>(std::vector<int32_t>{});
@@ -159,10 +169,12 @@ int run_train(const std::vector<std::string>& args) {
                                                            .end_token = v["sft-end-token"].as<int>()}),
               val_tokens.get(), report);
   } else {
-    std::fprintf(stderr, "kiln train: %llu training tokens, %llu validation tokens\n",
+    if (leader) std::fprintf(stderr, "kiln train: %llu training tokens, %llu validation tokens\n",
                  (unsigned long long)train_tokens->size(), val_tokens ? (unsigned long long)val_tokens->size() : 0ULL);
     r = train(o, *train_tokens, val_tokens.get(), report);
   }
+  if (!leader) return 0;
+  if (o.communicator) std::printf("data parallel: %d ranks (%s)\n", o.communicator->size(), o.communicator->name());
   std::printf("steps %llu, final loss %.4f", (unsigned long long)r.steps, r.final_loss);
   if (r.val_loss >= 0) std::printf(", val loss %.4f", r.val_loss);
   std::printf(", %.1f s, %.0f tokens/s; checkpoint %s\n", r.seconds, r.tokens / std::max(r.seconds, 1e-9),
@@ -170,7 +182,7 @@ int run_train(const std::vector<std::string>& args) {
   return 0;
 }
 
-const VerbRegistration kTrain{{"train", "train a GPT on token or text data (CPU)", run_train}};
+const VerbRegistration kTrain{{"train", "train a GPT on token or text data (CPU, CUDA; data-parallel under mpirun)", run_train}};
 
 }  // namespace
 }  // namespace kiln::cli

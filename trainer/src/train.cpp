@@ -7,10 +7,15 @@
 #include "corpus/error.h"
 
 namespace kiln::trainer {
+namespace {
+int world_size(const TrainOptions& o) { return o.communicator ? o.communicator->size() : 1; }
+int world_rank(const TrainOptions& o) { return o.communicator ? o.communicator->rank() : 0; }
+}  // namespace
 
 Trainer::Trainer(const TrainOptions& options, const TokenSource& train_data)
     : Trainer(options, std::make_unique<DataLoader>(
-                           train_data, DataLoaderOptions{.batch_size = options.batch_size, .seq_len = options.seq_len,
+                           train_data, DataLoaderOptions{.batch_size = options.batch_size * world_size(options),
+                                                         .seq_len = options.seq_len,
                                                          .order = options.data_order, .seed = options.seed ^ 0xda7aULL})) {}
 
 Trainer::Trainer(const TrainOptions& options, std::unique_ptr<BatchSource> batches)
@@ -32,8 +37,10 @@ Trainer::Trainer(const TrainOptions& options, std::unique_ptr<BatchSource> batch
   if (!options_.resume_checkpoint.empty()) load(*start);
   else if (start) model_->upload_params(start->params);  // fine-tuning: weights only
   else model_->init_random(options_.seed);
-  inputs_.resize((size_t)options_.batch_size * options_.seq_len);
+  // The whole global batch is drawn on every rank (same loader, same seed); each runs its rows.
+  inputs_.resize((size_t)options_.batch_size * world_size(options_) * options_.seq_len);
   targets_.resize(inputs_.size());
+  if (world_size(options_) > 1) options_.communicator->broadcast(*backend_, model_->params(), model_->num_params(), 0);
 }
 
 Trainer::~Trainer() = default;
@@ -58,10 +65,17 @@ float Trainer::step() {
       options_.objective == Objective::kMaskedLM ? AttentionMask::kBidirectional : AttentionMask::kCausal;
   model_->zero_grad();
   double loss = 0.0;
+  const size_t mine = (size_t)world_rank(options_) * options_.batch_size * options_.seq_len;
   for (int micro = 0; micro < options_.grad_accum_steps; micro++) {
     make_batch();
-    loss += model_->forward(inputs_.data(), targets_.data(), options_.batch_size, options_.seq_len, mask);
+    loss += model_->forward(inputs_.data() + mine, targets_.data() + mine, options_.batch_size, options_.seq_len, mask);
     model_->backward(1.0f / options_.grad_accum_steps);
+  }
+  if (world_size(options_) > 1) {
+    // The mean over ranks of equal slices is the gradient of the global batch's mean loss;
+    // the clip norm below is then computed from the same averaged gradient on every rank.
+    options_.communicator->allreduce_mean(*backend_, model_->grads(), model_->num_params());
+    loss = options_.communicator->allreduce_sum(loss) / world_size(options_);
   }
   last_lr_ = cosine_lr(options_.lr, step_);
   last_grad_norm_ = optimizer_->step(last_lr_);
@@ -74,7 +88,7 @@ float Trainer::evaluate(const TokenSource& data, int batches) {
                            .order = DataOrder::kSequential});
   const AttentionMask mask =
       options_.objective == Objective::kMaskedLM ? AttentionMask::kBidirectional : AttentionMask::kCausal;
-  std::vector<int32_t> x(inputs_.size()), y(inputs_.size());
+  std::vector<int32_t> x((size_t)options_.batch_size * options_.seq_len), y(x.size());
   const uint64_t windows = (data.size() - 1) / options_.seq_len;  // don't wrap around into repeats
   const int n = (int)std::max<uint64_t>(1, std::min<uint64_t>(batches, windows / options_.batch_size));
   Rng mask_rng(options_.seed ^ 0xe7a1ULL);  // fixed masks: comparable across evaluations
@@ -163,7 +177,8 @@ TrainResult train(const TrainOptions& options, const TokenSource& train_data, co
                   const TrainCallback& progress) {
   return train(options,
                std::make_unique<DataLoader>(train_data,
-                                            DataLoaderOptions{.batch_size = options.batch_size, .seq_len = options.seq_len,
+                                            DataLoaderOptions{.batch_size = options.batch_size * world_size(options),
+                                                              .seq_len = options.seq_len,
                                                               .order = options.data_order, .seed = options.seed ^ 0xda7aULL}),
                val_data, progress);
 }
@@ -171,11 +186,13 @@ TrainResult train(const TrainOptions& options, const TokenSource& train_data, co
 TrainResult train(const TrainOptions& options, std::unique_ptr<BatchSource> batches, const TokenSource* val_data,
                   const TrainCallback& progress) {
   Trainer trainer(options, std::move(batches));
-  TrainLog log(options.log_path);
+  const bool leader = world_rank(options) == 0;  // the one rank that writes files
+  TrainLog log(leader ? options.log_path : std::string());
   TrainResult result;
   const auto start = std::chrono::steady_clock::now();
   const uint64_t first = trainer.steps_done();
-  const uint64_t tokens_per_step = (uint64_t)options.batch_size * options.seq_len * options.grad_accum_steps;
+  const uint64_t tokens_per_step =
+      (uint64_t)options.batch_size * world_size(options) * options.seq_len * options.grad_accum_steps;
   while (trainer.steps_done() < (uint64_t)options.max_steps) {
     TrainProgress p;
     p.loss = trainer.step();
@@ -192,15 +209,15 @@ TrainResult train(const TrainOptions& options, std::unique_ptr<BatchSource> batc
     p.tokens_per_second = done * tokens_per_step / std::max(p.elapsed_seconds, 1e-9);
     p.eta_seconds = p.elapsed_seconds / done * (options.max_steps - p.step);
     log.write(p);
-    if (progress) progress(p);
-    if (!options.checkpoint_path.empty() && options.checkpoint_every > 0 && p.step % options.checkpoint_every == 0 &&
+    if (progress && leader) progress(p);
+    if (leader && !options.checkpoint_path.empty() && options.checkpoint_every > 0 && p.step % options.checkpoint_every == 0 &&
         !last)
       trainer.save(options.checkpoint_path);
     result.final_loss = p.loss;
     if (p.val_loss >= 0) result.val_loss = p.val_loss;
   }
-  if (!options.checkpoint_path.empty()) trainer.save(options.checkpoint_path);
-  if (!options.llmc_path.empty())
+  if (leader && !options.checkpoint_path.empty()) trainer.save(options.checkpoint_path);
+  if (leader && !options.llmc_path.empty())
     write_llmc_checkpoint(options.llmc_path, trainer.model().config(), trainer.model().download_params());
   result.steps = trainer.steps_done();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -84,7 +84,8 @@ int run_eval(const std::vector<std::string>& args) {
 int run_classify(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::printf("usage: kiln classify train INPUTS... -o MODEL | kiln classify eval INPUT -m MODEL\n"
-                "  filter with: kiln filter IN -o OUT --stage classifier:model=MODEL,target=LABEL,max_score=0.5\n");
+                "  filter with: kiln filter IN -o OUT --stage classifier:model=MODEL,target=LABEL,max_score=0.5\n\n"
+                "example:\n  kiln classify train labelled.jsonl -o toxic.model && kiln classify eval test.jsonl -m toxic.model\n");
     return args.empty() ? 2 : 0;
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());

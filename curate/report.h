@@ -22,6 +22,9 @@ namespace kiln {
 struct RunInfo {
   std::string command;      // the exact command line
   std::string recipe_text;  // the recipe as written ("" for runs without one)
+  // dedup_stats.json of a `kiln dedup` run in the same directory (cluster sizes), if any;
+  // write_report and rewrite_report read it from the directory. Not saved in run.json.
+  std::string dedup_stats_json;
   std::string to_json() const;
   static RunInfo from_json(std::string_view json);
 };

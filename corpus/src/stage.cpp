@@ -48,8 +48,18 @@ StageConfig StageConfig::from_key_values(std::string_view text) {
   std::string toml_text;
   size_t start = 0;
   while (start <= text.size()) {
-    size_t end = text.find(',', start);
-    if (end == std::string_view::npos) end = text.size();
+    // Items end at a comma outside brackets and quotes, so lists stay whole:
+    // languages=["eng","deu"],min_confidence=0.5
+    size_t end = start;
+    int depth = 0;
+    bool quoted = false;
+    for (; end < text.size(); ++end) {
+      char c = text[end];
+      if (c == '"' && (end == start || text[end - 1] != '\\')) quoted = !quoted;
+      else if (!quoted && (c == '[' || c == '{')) ++depth;
+      else if (!quoted && (c == ']' || c == '}')) --depth;
+      else if (!quoted && depth == 0 && c == ',') break;
+    }
     std::string_view item = text.substr(start, end - start);
     start = end + 1;
     if (item.empty()) continue;
@@ -109,6 +119,7 @@ std::vector<std::string> StageConfig::get_strings(std::string_view key, std::vec
   const toml::node* node = impl_->table->get(key);
   if (!node) return fallback;
   impl_->used.insert(std::string(key));
+  if (auto single = node->value_exact<std::string>()) return {*single};  // "en" means ["en"]
   const toml::array* array = node->as_array();
   if (!array) throw Error(cat(location(*node, impl_->source), ": option '", key, "' must be an array of strings"));
   std::vector<std::string> out;

@@ -10,6 +10,7 @@
 
 #include "corpus/error.h"
 #include "curate/cli/common.h"
+#include "curate/report.h"
 #include "curate/recipe.h"
 #include "dedup/decontaminate.h"
 #include "dedup/dedup.h"
@@ -126,6 +127,9 @@ int run_documents(const std::vector<std::string>& args) {
   print_run_summary(stats, pipeline.output_dir);
   std::printf("clusters:  %s/clusters.jsonl\n", o.output_dir.c_str());
   std::printf("dedup:     %s/dedup_stats.json\n", o.output_dir.c_str());
+  std::string command = "kiln dedup";
+  for (auto& a : args) command += " " + a;
+  std::printf("report:    %s\n", write_report(pipeline.output_dir, stats, RunInfo{command, "", ""}).c_str());
   return stats.input_errors.empty() ? 0 : 3;
 }
 

@@ -3,6 +3,8 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <bit>
+#include <map>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -192,6 +194,38 @@ std::string funnel(const RunStats& s) {
          bar_chart("Text megabytes through the stages", labels, {bytes}, " MB");
 }
 
+// Duplicate clusters from a `kiln dedup` run: how many clusters of each size, and what
+// was removed as exact and as near duplicates.
+std::string dedup_section(const std::string& json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element e;
+  if (parser.parse(json).get(e) != simdjson::SUCCESS) return "";
+  auto u64 = [&](const char* key) {
+    uint64_t v = 0;
+    return e[key].get_uint64().get(v) == simdjson::SUCCESS ? v : 0;
+  };
+  std::vector<std::pair<uint64_t, uint64_t>> sizes;
+  simdjson::dom::object histogram;
+  if (e["cluster_sizes"].get_object().get(histogram) == simdjson::SUCCESS)
+    for (auto [size, count] : histogram) sizes.push_back({std::stoull(std::string(size)), count.get_uint64().value_unsafe()});
+  std::sort(sizes.begin(), sizes.end());
+  std::string h = "<h2>Duplicate clusters</h2>";
+  h += cat("<p>", u64("docs"), " documents; ", u64("num_clusters"), " clusters holding ", u64("docs_in_clusters"),
+           " documents; removed ", u64("docs_removed_exact"), " exact duplicates (", u64("bytes_removed_exact"), " bytes) and ",
+           u64("docs_removed_near"), " near duplicates (", u64("bytes_removed_near"), " bytes).</p>");
+  // Sizes above 2^k are grouped into power-of-two buckets to keep the chart short.
+  std::map<uint64_t, uint64_t> buckets;
+  for (auto [size, count] : sizes) buckets[size <= 8 ? size : uint64_t(1) << std::bit_width(size - 1)] += count;
+  std::vector<std::string> labels;
+  Series clusters{"clusters", {}};
+  for (auto [size, count] : buckets) {
+    labels.push_back(size <= 8 ? std::to_string(size) : cat(size / 2 + 1, "–", size));
+    clusters.values.push_back(double(count));
+  }
+  if (!labels.empty()) h += bar_chart("Clusters by size (documents per cluster)", labels, {clusters}, " clusters");
+  return h;
+}
+
 }  // namespace
 
 std::string RunInfo::to_json() const {
@@ -283,9 +317,11 @@ std::string render_report_html(const RunStats& s, const RunInfo& info) {
   if (!s.attributes.empty()) {
     h += "<h2>Attributes</h2><p>Values the stages attached, over documents at the end of their way through the "
          "stages (kept vs dropped). Dashed lines mark the thresholds stages applied.</p>";
+    // dedup_cluster holds cluster ids, not a measure: the dedup section charts cluster sizes.
     for (auto& [name, a] : s.attributes)
-      if (!name.starts_with("demographics.")) h += attribute_chart(name, a, s.thresholds);
+      if (!name.starts_with("demographics.") && name != "dedup_cluster") h += attribute_chart(name, a, s.thresholds);
   }
+  if (!info.dedup_stats_json.empty()) h += dedup_section(info.dedup_stats_json);
   if (!s.records_skipped.empty()) {
     h += "<h2>WARC records that are not documents</h2><table><tr><th>type</th><th>records</th></tr>";
     for (auto& [k, v] : s.records_skipped) h += cat("<tr><td>", esc(k), "</td><td>", v, "</td></tr>");
@@ -313,11 +349,15 @@ std::string render_report_html(const RunStats& s, const RunInfo& info) {
 }
 
 std::string render_report_json(const RunStats& s, const RunInfo& info) {
-  return "{\"run\":" + info.to_json() + ",\"stats\":" + s.to_json() + "}\n";
+  return "{\"run\":" + info.to_json() + ",\"stats\":" + s.to_json() +
+         (info.dedup_stats_json.empty() ? "" : ",\"dedup\":" + info.dedup_stats_json) + "}\n";
 }
 
-std::string write_report(const std::string& dir, const RunStats& stats, const RunInfo& info) {
+std::string write_report(const std::string& dir, const RunStats& stats, const RunInfo& given) {
   std::string html = dir + "/report.html";
+  RunInfo info = given;
+  if (info.dedup_stats_json.empty() && std::filesystem::exists(dir + "/dedup_stats.json"))
+    info.dedup_stats_json = read_file(dir + "/dedup_stats.json");
   write_file(dir + "/run.json", info.to_json() + "\n");
   write_file(dir + "/report.json", render_report_json(stats, info));
   write_file(html, render_report_html(stats, info));

@@ -74,3 +74,19 @@ TEST(Recipe, WrongTypesAndUnknownStagesNameTheLine) {
 
 }  // namespace
 }  // namespace kiln
+
+namespace kiln {
+namespace {
+
+TEST(StageConfig, CommandLineOptionsKeepListsWhole) {
+  StageConfig c = StageConfig::from_key_values("languages=[\"eng\",\"deu\"],min_confidence=0.5,model=a,b=\"x,y\"");
+  EXPECT_EQ(c.get_strings("languages", {}), (std::vector<std::string>{"eng", "deu"}));
+  EXPECT_DOUBLE_EQ(c.get_double("min_confidence", 0), 0.5);
+  EXPECT_EQ(c.get_string("model", ""), "a");
+  EXPECT_EQ(c.get_string("b", ""), "x,y");
+  StageConfig one = StageConfig::from_key_values("languages=eng");
+  EXPECT_EQ(one.get_strings("languages", {}), (std::vector<std::string>{"eng"}));  // a bare string is a list of one
+}
+
+}  // namespace
+}  // namespace kiln

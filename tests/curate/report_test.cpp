@@ -70,6 +70,20 @@ TEST(Report, FiguresEqualTheStatsJson) {
   EXPECT_EQ(read_file(dir.path("out/report.html")), html);
 }
 
+TEST(Report, DedupClusterSizesFromTheRunDirectory) {
+  testing::TempDir dir;
+  make_run(dir);
+  write_file(dir.path("out/dedup_stats.json"),
+             "{\"docs\":404,\"num_clusters\":110,\"docs_in_clusters\":223,\"docs_removed_exact\":46,"
+             "\"docs_removed_near\":67,\"bytes_removed_exact\":45086,\"bytes_removed_near\":71125,"
+             "\"cluster_sizes\":{\"2\":107,\"3\":2,\"40\":1}}\n");
+  std::string html = read_file(rewrite_report(dir.path("out")));
+  EXPECT_NE(html.find("110 clusters holding 223 documents; removed 46 exact duplicates"), std::string::npos);
+  EXPECT_NE(html.find("Clusters by size"), std::string::npos);
+  EXPECT_NE(html.find("33–64"), std::string::npos);  // the 40-document cluster, bucketed
+  EXPECT_NE(read_file(dir.path("out/report.json")).find("\"dedup\":{\"docs\":404"), std::string::npos);
+}
+
 TEST(Report, PiiIsScrubbedFromSamples) {
   EXPECT_EQ(scrub_pii("mail jane.doe@example.org or call +1 (555) 010-9999 from 192.168.10.1 today"),
             "mail <EMAIL> or call <PHONE> from <IP> today");

@@ -15,6 +15,7 @@
 
 #include <string>
 
+#include "curate/balance.h"
 #include "curate/run_stats.h"
 
 namespace kiln {
@@ -35,5 +36,9 @@ std::string render_report_json(const RunStats& stats, const RunInfo& info);
 std::string write_report(const std::string& dir, const RunStats& stats, const RunInfo& info);
 // Re-renders the report of a finished run from its stats.json and run.json.
 std::string rewrite_report(const std::string& dir);
+
+// The representation card of a rebalancing (`kiln balance`): each group's share before,
+// its target and its share after, as a chart and a table. Self-contained HTML.
+std::string render_balance_html(const BalanceResult& result, const std::string& attribute, const std::string& command);
 
 }  // namespace kiln

@@ -6,6 +6,7 @@
 #include "curate/balance.h"
 #include "curate/cli/common.h"
 #include "curate/cli/tokenizer_encoder.h"
+#include "curate/report.h"
 
 namespace kiln::cli {
 namespace {
@@ -56,8 +57,13 @@ int run_balance_verb(const std::vector<std::string>& args) {
   }
   BalanceResult r = run_balance(expand_inputs(v["inputs"].as<std::vector<std::string>>()), o, encoder.get());
   std::fputs(r.to_text().c_str(), stdout);
-  if (!o.output_dir.empty())
-    std::printf("output: %s/epoch-<k>/part-*.jsonl.zst; shares in %s/balance.json\n", o.output_dir.c_str(), o.output_dir.c_str());
+  if (!o.output_dir.empty()) {
+    std::string command = "kiln balance";
+    for (auto& a : args) command += " " + a;
+    write_file(o.output_dir + "/balance.html", render_balance_html(r, o.attribute, command));
+    std::printf("output: %s/epoch-<k>/part-*.jsonl.zst; shares in %s/balance.json and balance.html\n",
+                o.output_dir.c_str(), o.output_dir.c_str());
+  }
   return 0;
 }
 

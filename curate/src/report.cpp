@@ -373,3 +373,34 @@ std::string rewrite_report(const std::string& dir) {
 }
 
 }  // namespace kiln
+
+namespace kiln {
+
+std::string render_balance_html(const BalanceResult& r, const std::string& attribute, const std::string& command) {
+  std::string h = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>kiln balance</title>"
+                  "<style>body{font-family:system-ui,sans-serif;margin:2em auto;max-width:64em;color:#222;padding:0 1em}"
+                  "table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;text-align:right}"
+                  "td:first-child,th:first-child{text-align:left}pre{background:#f5f5f5;padding:1em;white-space:pre-wrap}"
+                  "figcaption{font-weight:600}</style></head><body>";
+  h += "<h1>Representation: " + esc(attribute) + "</h1>";
+  std::vector<std::string> labels;
+  Series before{"before", {}}, target{"target", {}}, after{"after", {}};
+  for (const auto& g : r.groups) {
+    labels.push_back(g.value);
+    before.values.push_back(100 * g.share_before);
+    target.values.push_back(100 * g.target_share);
+    after.values.push_back(100 * g.share_after);
+  }
+  h += bar_chart("Share of units per value (%)", labels, {before, target, after}, "%");
+  h += "<table><tr><th>value</th><th>documents before</th><th>share before</th><th>target</th><th>share after</th>"
+       "<th>documents after</th><th>repeats</th></tr>";
+  for (const auto& g : r.groups)
+    h += cat("<tr><td>", esc(g.value), "</td><td>", g.docs_before, "</td><td>", fmt(100 * g.share_before, "%.2f"),
+             "%</td><td>", fmt(100 * g.target_share, "%.2f"), "%</td><td>", fmt(100 * g.share_after, "%.2f"), "%</td><td>",
+             g.docs_after, "</td><td>", fmt(g.repeats, "%.2f"), g.capped ? " (capped)" : "", "</td></tr>");
+  h += cat("</table><p>Units before ", r.units_before, ", after ", r.units_after, ".</p>");
+  h += "<h2>Command</h2><pre>" + esc(command) + "</pre></body></html>\n";
+  return h;
+}
+
+}  // namespace kiln

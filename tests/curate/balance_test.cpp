@@ -8,6 +8,7 @@
 #include "corpus/error.h"
 #include "corpus/stream.h"
 #include "curate/balance.h"
+#include "curate/report.h"
 #include "test_util.h"
 
 namespace kiln {
@@ -154,6 +155,10 @@ TEST(Balance, DemographicAxisGroupsByDominantGroupAndReachesTheTargetRatio) {
   EXPECT_EQ(by["female"].units_after + by["male"].units_after, 400u);
   EXPECT_NEAR(by["female"].share_before, 0.25, 1e-12);
   EXPECT_NEAR(by["female"].share_after, 0.5, 1e-12);
+  // The representation card shows before, target and after for every group.
+  std::string html = render_balance_html(r, o.attribute, "kiln balance");
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("<tr><td>female</td><td>100</td><td>25.00%</td><td>50.00%</td><td>50.00%</td>"), std::string::npos);
 }
 
 TEST(TermSwapper, SwapsGenderedTermsKeepingCaseAndPossessives) {

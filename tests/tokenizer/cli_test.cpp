@@ -1,5 +1,8 @@
 // `kiln tokenizer` end to end: train, encode (text, JSONL, bin), decode, info, errors.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include <cstdio>
 #include <cstdlib>
@@ -11,15 +14,26 @@
 namespace kiln::tokenizer {
 namespace {
 
+// A directory of this test process's own: ctest runs tests of this binary in parallel
+// processes, which must not share output files.
+std::string scratch() {
+  static const std::string dir = [] {
+    std::string d = ::testing::TempDir() + "/kiln-tokenizer-cli-" + std::to_string(::getpid());
+    std::filesystem::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
 std::string run(const std::string& args, int* status = nullptr) {
-  const std::string out = ::testing::TempDir() + "/kiln_out.txt";
+  const std::string out = scratch() + "/kiln_out.txt";
   const int rc = std::system((std::string(KILN_BINARY) + " " + args + " > " + out + " 2>&1").c_str());
   if (status) *status = rc;
   return read_file(out);
 }
 
 TEST(TokenizerCli, TrainEncodeDecodeInfo) {
-  const std::string dir = ::testing::TempDir();
+  const std::string dir = scratch();
   const std::string corpus = testing::data_path("corpus_shakespeare.txt.zst");
   int rc = 0;
   run("tokenizer train " + corpus + " --vocab-size 800 --special '<|endoftext|>' -o " + dir + "/tok.json", &rc);
@@ -65,7 +79,7 @@ TEST(TokenizerCli, TrainEncodeDecodeInfo) {
 
 TEST(TokenizerCli, LongTextStreamsInPiecesWithIdenticalIds) {
   // > 4 MB so that encode cuts the file into pieces; the ids must equal encoding it whole.
-  const std::string dir = ::testing::TempDir();
+  const std::string dir = scratch();
   std::string big;
   const std::string english = testing::text("english"), adversarial = testing::text("adversarial");
   while (big.size() < (size_t(9) << 20)) big += english + adversarial;

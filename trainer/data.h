@@ -45,8 +45,8 @@ class TokenArray final : public TokenSource {
 // (nanoGPT's train.bin / val.bin).
 std::unique_ptr<TokenArray> open_token_file(const std::string& path);
 // A token store made by `kiln pack` (corpus/token_store.h): "STORE" is its train split,
-// "STORE:val" its validation split, read whole into memory (every block checksummed).
-// The trainer does not stream from the store yet: its DataLoader cuts its own windows.
+// "STORE:val" its validation split, read whole into memory (every block checksummed). For
+// training, `kiln train` streams the train split instead (trainer/store_batches.h).
 bool is_token_store(const std::string& path);
 std::unique_ptr<TokenArray> open_token_store(const std::string& path);
 // Writes headerless uint16 tokens (nanoGPT layout); throws if a token does not fit.

@@ -8,6 +8,7 @@
 #include "curate/cli/backend_flags.h"
 #include "curate/cli/verb.h"
 #include "trainer/codec.h"
+#include "trainer/store_batches.h"
 #include "trainer/train.h"
 
 namespace kiln::cli {
@@ -128,14 +129,17 @@ int run_train(const std::vector<std::string>& args) {
   const bool leader = !o.communicator || o.communicator->rank() == 0;
 
   if (!v.count("data") == !v.count("sft")) throw Error("give exactly one of --data and --sft");
-  auto all = v.count("data") ? load_tokens(v["data"].as<std::string>(), codec.encode) : std::make_unique<TokenArray>(std::vector<int32_t>{});
+  // A token store is streamed (StoreBatchSource) rather than read into memory.
+  const bool from_store = v.count("data") && is_token_store(v["data"].as<std::string>());
+  auto all = v.count("data") && !from_store ? load_tokens(v["data"].as<std::string>(), codec.encode)
+                                            : std::make_unique<TokenArray>(std::vector<int32_t>{});
   std::unique_ptr<TokenArray> train_tokens, val_tokens;
   if (v.count("sft")) {
     if (v.count("val")) val_tokens = load_tokens(v["val"].as<std::string>(), codec.encode);
   } else if (v.count("val")) {
     train_tokens = std::move(all);
     val_tokens = load_tokens(v["val"].as<std::string>(), codec.encode);
-  } else if (is_token_store(v["data"].as<std::string>())) {
+  } else if (from_store) {
     // A packed store brings its own validation split (by document hash).
     train_tokens = std::move(all);
     auto val = open_token_store(v["data"].as<std::string>() + ":val");
@@ -169,9 +173,20 @@ int run_train(const std::vector<std::string>& args) {
                                                            .end_token = v["sft-end-token"].as<int>()}),
               val_tokens.get(), report);
   } else {
+    const uint64_t train_size =
+        from_store ? TokenStore::open(v["data"].as<std::string>()).num_tokens(Split::kTrain) : train_tokens->size();
     if (leader) std::fprintf(stderr, "kiln train: %llu training tokens, %llu validation tokens\n",
-                 (unsigned long long)train_tokens->size(), val_tokens ? (unsigned long long)val_tokens->size() : 0ULL);
-    r = train(o, *train_tokens, val_tokens.get(), report);
+                 (unsigned long long)train_size, val_tokens ? (unsigned long long)val_tokens->size() : 0ULL);
+    if (from_store) {
+      // Stream windows in the store's seeded order; its cursor goes into checkpoints.
+      const int world = o.communicator ? o.communicator->size() : 1;
+      r = train(o,
+                std::make_unique<StoreBatchSource>(v["data"].as<std::string>(), o.batch_size * world, o.seq_len, o.seed,
+                                                   o.data_order == DataOrder::kRandom),
+                val_tokens.get(), report);
+    } else {
+      r = train(o, *train_tokens, val_tokens.get(), report);
+    }
   }
   if (!leader) return 0;
   if (o.communicator) std::printf("data parallel: %d ranks (%s)\n", o.communicator->size(), o.communicator->name());

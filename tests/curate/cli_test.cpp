@@ -183,6 +183,14 @@ TEST(Cli, CurateTrainTokenizerPackVerifyExport) {
   EXPECT_NE(train_model.out.find("validation tokens"), std::string::npos) << train_model.out;
   EXPECT_NE(train_model.out.find("val loss"), std::string::npos) << train_model.out;
 
+  // Streaming from the store resumes exactly: 2 steps + resume to 4 = 4 steps straight.
+  std::string tiny = " --n-layer 1 --n-head 2 --n-embd 32 --block-size 16 -b 2 --vocab-size 1024 --warmup 1 -j 1 --val-every 0";
+  ASSERT_EQ(run("train --data " + store + tiny + " --steps 4 -o " + dir.path("straight.kiln")).status, 0);
+  ASSERT_EQ(run("train --data " + store + tiny + " --steps 2 -o " + dir.path("half.kiln")).status, 0);
+  ASSERT_EQ(run("train --data " + store + tiny + " --steps 4 --resume " + dir.path("half.kiln") + " -o " +
+                dir.path("resumed.kiln")).status, 0);
+  EXPECT_EQ(testing::slurp(dir.path("resumed.kiln")), testing::slurp(dir.path("straight.kiln")));
+
   // --backend cuda trains on a GPU where there is one, and says clearly why not elsewhere.
   Result cuda = run("train --data " + store + " --steps 1 --n-layer 1 --n-head 2 --n-embd 32 --block-size 16 -b 2"
                     " --vocab-size 1024 --backend cuda -o " + dir.path("g.kiln"));

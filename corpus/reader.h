@@ -75,6 +75,13 @@ class DocumentReader {
   // Completes a record next() left undecoded. Thread-safe.
   static void decode(Record& record, const ReaderOptions& options);
 
+  // Replaces `batch` with the next records, at most max_records of them and stopping once
+  // their raw bytes reach max_bytes (the cut depends on the input alone, so batches — and
+  // whatever is derived from them — are the same for any thread count). Returns false once
+  // the input is exhausted; the batch may still hold its last records. On a stream error the
+  // records read before it stay in `batch` and the Error propagates.
+  bool next_batch(std::vector<Record>& batch, size_t max_records, uint64_t max_bytes);
+
   virtual uint64_t file_offset() const = 0;  // compressed bytes consumed, for progress
   virtual uint64_t file_size() const = 0;    // 0 if unknown
 };

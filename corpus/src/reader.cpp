@@ -501,6 +501,19 @@ void DocumentReader::decode(Record& record, const ReaderOptions& options) {
   if (record.needs_decode) decode_jsonl(record, options);
 }
 
+bool DocumentReader::next_batch(std::vector<Record>& batch, size_t max_records, uint64_t max_bytes) {
+  batch.clear();
+  uint64_t bytes = 0;
+  Record record;
+  while (batch.size() < max_records && bytes < max_bytes) {
+    if (!next(record)) return false;
+    bytes += record.raw.size() + record.doc.text.size();
+    batch.push_back(std::move(record));
+    record = Record();
+  }
+  return true;
+}
+
 namespace {
 bool is_document_file(std::string name) {
   for (std::string_view ext : {".zst", ".zstd", ".gz"})

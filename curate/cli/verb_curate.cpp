@@ -34,7 +34,7 @@ int run_curate(const std::vector<std::string>& args) {
   RunStats stats = run_pipeline(inputs, recipe.stages, recipe.pipeline);
   std::string command = "kiln curate";
   for (auto& a : args) command += " " + a;
-  std::string report = write_report(recipe.pipeline.output_dir, stats, RunInfo{command, recipe.text});
+  std::string report = write_report(recipe.pipeline.output_dir, stats, RunInfo{command, recipe.text, ""});
   print_run_summary(stats, recipe.pipeline.output_dir);
   std::printf("report:    %s\n", report.c_str());
   return stats.input_errors.empty() ? 0 : 3;

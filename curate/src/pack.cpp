@@ -135,18 +135,18 @@ PackStats pack_store(const std::vector<std::string>& inputs, const TextEncoder& 
         tbb::make_filter<void, PackBatch*>(tbb::filter_mode::serial_in_order,
                                            [&](tbb::flow_control& fc) -> PackBatch* {
                                              auto batch = std::make_unique<PackBatch>();
-                                             try {
-                                               Record r;
-                                               while (!reader_done && batch->records.size() < options.batch_docs) {
-                                                 if (!reader->next(r)) {
-                                                   reader_done = true;
-                                                   break;
-                                                 }
-                                                 if (!r.skipped()) batch->records.push_back(std::move(r));
+                                             // WARC records that are not documents are dropped; read on
+                                             // until the batch holds documents or the input ends.
+                                             std::vector<Record> records;
+                                             while (!reader_done && batch->records.empty()) {
+                                               try {
+                                                 reader_done = !reader->next_batch(records, options.batch_docs, UINT64_MAX);
+                                               } catch (const Error& e) {
+                                                 result.error = e.what();
+                                                 reader_done = true;
                                                }
-                                             } catch (const Error& e) {
-                                               result.error = e.what();
-                                               reader_done = true;
+                                               for (Record& r : records)
+                                                 if (!r.skipped()) batch->records.push_back(std::move(r));
                                              }
                                              batch->file_offset = reader->file_offset();
                                              if (batch->records.empty()) {

@@ -170,17 +170,8 @@ class Runner {
         return nullptr;
       }
       auto batch = std::make_unique<Batch>();
-      uint64_t bytes = 0;
       try {
-        Record record;
-        while (batch->records.size() < options_.batch_docs && bytes < options_.batch_bytes) {
-          if (!reader->next(record)) {
-            reader_done = true;
-            break;
-          }
-          bytes += record.raw.size() + record.doc.text.size();
-          batch->records.push_back(std::move(record));
-        }
+        reader_done = !reader->next_batch(batch->records, options_.batch_docs, options_.batch_bytes);
       } catch (const Error& e) {
         if (options_.strict) throw;
         stream_error = e.what();

@@ -243,7 +243,7 @@ RunInfo RunInfo::from_json(std::string_view json) {
   if (parser.parse(json.data(), json.size()).get(e) || e["command"].get_string().get(command) ||
       e["recipe"].get_string().get(recipe))
     throw Error("run.json: expected {\"command\", \"recipe\"}");
-  return {std::string(command), std::string(recipe)};
+  return {std::string(command), std::string(recipe), ""};
 }
 
 std::string render_report_html(const RunStats& s, const RunInfo& info) {

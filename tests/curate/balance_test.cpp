@@ -108,8 +108,11 @@ TEST(Balance, ObjectMembersAsGroupsAndDeterminismAcrossThreads) {
     o.output_dir = dir.path("out" + std::to_string(threads));
     o.threads = threads;
     BalanceResult r = run_balance(inputs, o);
-    for (auto& g : r.groups)
-      if (g.value != "(missing)") EXPECT_NEAR(g.share_after, g.target_share, 0.001) << g.value;
+    for (auto& g : r.groups) {
+      if (g.value != "(missing)") {
+        EXPECT_NEAR(g.share_after, g.target_share, 0.001) << g.value;
+      }
+    }
     std::string bytes;
     for (auto& f : testing::list_files(o.output_dir))  // data and the balance report; not timings
       if (f.ends_with(".jsonl.zst") || f == "balance.json") bytes += f + read_file(o.output_dir + "/" + f);

@@ -36,7 +36,7 @@ std::string make_run(const testing::TempDir& dir) {
                             "[[stage]]\ntype = \"c4\"\nmode = \"tag\"\n";
   Recipe recipe = parse_recipe(recipe_text, "test.toml", default_stage_registry());
   RunStats stats = run_pipeline(expand_inputs(recipe.inputs), recipe.stages, recipe.pipeline);
-  return write_report(recipe.pipeline.output_dir, stats, RunInfo{"kiln curate test.toml", recipe_text});
+  return write_report(recipe.pipeline.output_dir, stats, RunInfo{"kiln curate test.toml", recipe_text, ""});
 }
 
 TEST(Report, FiguresEqualTheStatsJson) {

@@ -231,14 +231,7 @@ EncodeFilesReport encode_files(const EncodeFilesOptions& options) {
     std::vector<Record> batch;
     bool more = true;
     while (more) {
-      batch.clear();
-      size_t bytes = 0;
-      Record rec;
-      while (bytes < kBatchBytes && (more = reader->next(rec))) {
-        bytes += rec.raw.size() + rec.doc.text.size();
-        batch.push_back(std::move(rec));
-        rec = Record();
-      }
+      more = reader->next_batch(batch, SIZE_MAX, kBatchBytes);
       std::vector<std::vector<uint32_t>> ids(batch.size());
       tbb::parallel_for(tbb::blocked_range<size_t>(0, batch.size(), 8), [&](const tbb::blocked_range<size_t>& r) {
         for (size_t i = r.begin(); i != r.end(); ++i) {

@@ -246,14 +246,7 @@ void BpeTrainer::add_files(const std::vector<std::string>& patterns) {
       std::vector<Record> batch;
       bool more = true;
       while (more) {
-        batch.clear();
-        size_t batch_bytes = 0;
-        Record rec;
-        while (batch_bytes < kBatchBytes && (more = reader->next(rec))) {
-          batch_bytes += rec.raw.size() + rec.doc.text.size();
-          batch.push_back(std::move(rec));
-          rec = Record();
-        }
+        more = reader->next_batch(batch, SIZE_MAX, kBatchBytes);
         tbb::parallel_for(tbb::blocked_range<size_t>(0, batch.size(), 16), [&](const tbb::blocked_range<size_t>& r) {
           Local& l = locals.local();
           for (size_t i = r.begin(); i != r.end(); ++i) {

@@ -119,6 +119,9 @@ class Backend {
 
 struct CpuBackendOptions {
   int threads = 0;  // worker threads for ops and oneDNN (0 = all cores); process-wide (OpenMP)
+  // Linear layers with bf16 operands and fp32 accumulation (AVX512-BF16 or AMX CPUs; the
+  // backend throws at construction elsewhere). Attention, norms and the optimizer stay fp32.
+  bool bf16_matmul = false;
 };
 std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& options = {});
 

@@ -1,6 +1,6 @@
 // One training step of kiln's CPU trainer (forward, backward, clip, AdamW), timed.
 //
-//   train_step_bench --layers 4 --heads 4 --embd 128 --seq 64 --batch 12 --vocab 65 --threads 1
+//   train_step_bench --layers 4 --heads 4 --embd 128 --seq 64 --batch 12 --vocab 65 --threads 1 [--bf16]
 //
 // Prints one JSON line with the median ms/step and tokens/s over --steps timed steps, after
 // --warmup untimed ones. Before timing it checks the output: the first loss of the random
@@ -24,8 +24,18 @@ using namespace kiln::trainer;
 
 int main(int argc, char** argv) {
   int L = 4, NH = 4, C = 128, T = 64, B = 12, V = 65, threads = 1, steps = 20, warmup = 3;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool bf16 = false;
+  for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
+    if (flag == "--bf16") {  // the only flag without a value
+      bf16 = true;
+      i--;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "flag %s needs a value\n", flag.c_str());
+      return 2;
+    }
     const int value = std::atoi(argv[i + 1]);
     if (flag == "--layers") L = value;
     else if (flag == "--heads") NH = value;
@@ -41,7 +51,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  auto backend = make_cpu_backend({.threads = threads});
+  auto backend = make_cpu_backend({.threads = threads, .bf16_matmul = bf16});
   GPT model({.max_seq_len = T, .vocab_size = V, .num_layers = L, .num_heads = NH, .channels = C}, *backend);
   model.init_random(1);
   AdamW opt(model, {.weight_decay = 0.1f, .grad_clip = 1.0f});
@@ -85,8 +95,8 @@ int main(int argc, char** argv) {
   std::sort(ms.begin(), ms.end());
   std::sort(cpu.begin(), cpu.end());
   const double median = ms[ms.size() / 2];
-  std::printf("{\"impl\":\"kiln\",\"L\":%d,\"NH\":%d,\"C\":%d,\"T\":%d,\"B\":%d,\"V\":%d,\"threads\":%d,"
+  std::printf("{\"impl\":\"%s\",\"L\":%d,\"NH\":%d,\"C\":%d,\"T\":%d,\"B\":%d,\"V\":%d,\"threads\":%d,"
               "\"ms_per_step\":%.2f,\"min_ms\":%.2f,\"cpu_ms_per_step\":%.2f,\"tokens_per_second\":%.0f,\"loss_first\":%.4f,\"loss_last\":%.4f}\n",
-              L, NH, C, T, B, V, threads, median, ms.front(), cpu[cpu.size() / 2], B * T / (median / 1000), first, loss);
+              bf16 ? "kiln-bf16" : "kiln", L, NH, C, T, B, V, threads, median, ms.front(), cpu[cpu.size() / 2], B * T / (median / 1000), first, loss);
   return 0;
 }

@@ -63,6 +63,21 @@ TEST(TrainerCli, TrainGenerateEval) {
             &status);
   ASSERT_EQ(status, 0) << out;
 
+  // Matmul precision on the CPU backend: bf16 where the CPU has it (the checkpoint loads
+  // and evaluates like any other), tf32 is a CUDA format and a clear error here.
+  const std::string tiny = "train --data " + dir.path("data.txt") +
+                           " --n-layer 1 --n-head 2 --n-embd 16 --block-size 16 -b 2 --steps 2 --warmup 1 -j 1 ";
+  out = run(tiny + "--matmul bf16 -o " + dir.path("bf16.kiln"), &status);
+  if (out.find("AVX512-BF16") == std::string::npos) {
+    ASSERT_EQ(status, 0) << out;
+    out = run("eval -m " + dir.path("bf16.kiln") + " --data " + dir.path("data.txt") + " --max-tokens 200 -j 1",
+              &status);
+    ASSERT_EQ(status, 0) << out;
+  }
+  out = run(tiny + "--matmul tf32", &status);
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("fp32 or bf16"), std::string::npos) << out;
+
   out = run("train --data " + dir.path("nope.txt") + " --steps 1", &status);
   EXPECT_EQ(status, 1) << out;
   EXPECT_NE(out.find("nope.txt"), std::string::npos) << out;

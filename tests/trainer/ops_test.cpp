@@ -11,6 +11,7 @@
 #include <functional>
 #include <vector>
 
+#include "corpus/error.h"
 #include "reference.h"
 #include "trainer/backend.h"
 #include "trainer/rng.h"
@@ -103,6 +104,48 @@ TEST_F(Ops, MatmulGradients) {
   check_gradient(x, dx, loss, "matmul dinp");
   check_gradient(w, dw, loss, "matmul dweight");
   check_gradient(b, db, loss, "matmul dbias");
+}
+
+// bf16 linear layers: operands rounded to bf16 (8-bit mantissa), fp32 accumulation, so the
+// results sit within bf16 rounding of the fp32 ones, and the same accumulate/overwrite
+// contract holds (dweight and dbias +=, dinp overwritten).
+std::unique_ptr<Backend> make_bf16_backend_or_skip() {
+  try {
+    return make_cpu_backend({.threads = 1, .bf16_matmul = true});
+  } catch (const Error& e) {
+    return nullptr;
+  }
+}
+
+TEST_F(Ops, Bf16MatmulMatchesFp32WithinRounding) {
+  auto bf = make_bf16_backend_or_skip();
+  if (!bf) GTEST_SKIP() << "this CPU has no AVX512-BF16/AMX: bf16 matmuls are not offered";
+  const int N = 50, C = 70, OC = 90;  // not multiples of any vector or block width
+  const auto x = randn(N * C, 21), w = randn(OC * C, 22), b = randn(OC, 23), dout = randn(N * OC, 24);
+  const auto dw0 = randn(OC * C, 25), db0 = randn(OC, 26);
+  struct Result {
+    std::vector<float> out, dx, dw, db;
+  };
+  auto run = [&](Backend& backend) {
+    Result r{std::vector<float>(N * OC), std::vector<float>(N * C, 7.0f), dw0, db0};
+    backend.matmul_forward(r.out.data(), x.data(), w.data(), b.data(), N, C, OC);
+    backend.matmul_backward(r.dx.data(), r.dw.data(), r.db.data(), dout.data(), x.data(), w.data(), N, C, OC);
+    return r;
+  };
+  const Result f = run(*be), h = run(*bf);
+  const auto check = [](const std::vector<float>& lo, const std::vector<float>& ref, const char* what) {
+    const double err = normalized_error(lo.data(), ref.data(), ref.size());
+    EXPECT_LT(err, 1e-2) << what;
+    return err;
+  };
+  // The products did go through bf16: their error is that of 8-bit mantissas, not zero.
+  EXPECT_GT(check(h.out, f.out, "forward"), 1e-4);
+  EXPECT_GT(check(h.dx, f.dx, "dinp"), 1e-4);
+  // dweight accumulated onto dw0: compare the increments, which carry the bf16 error.
+  std::vector<float> inc_h(OC * C), inc_f(OC * C);
+  for (int i = 0; i < OC * C; i++) inc_h[i] = h.dw[i] - dw0[i], inc_f[i] = f.dw[i] - dw0[i];
+  EXPECT_GT(check(inc_h, inc_f, "dweight increment"), 1e-4);
+  EXPECT_LT(normalized_error(h.db.data(), f.db.data(), OC), 1e-6) << "dbias is an fp32 sum either way";
 }
 
 // Attention with the (T,T) softmax materialized: the oracle for the tiled version.

@@ -99,6 +99,29 @@ TEST(Training, OverfitsATinyBatch) {
   EXPECT_LT(loss, 0.05f);
 }
 
+// bf16 matmuls on the CPU: the loss curve follows fp32's, and runs are reproducible.
+TEST(Training, Bf16MatmulsFollowFp32LossCurve) {
+  try {
+    make_cpu_backend({.threads = 1, .bf16_matmul = true});
+  } catch (const Error&) {
+    GTEST_SKIP() << "this CPU has no AVX512-BF16/AMX: bf16 matmuls are not offered";
+  }
+  const TokenArray data = pseudo_text(5000, 6);
+  auto curve = [&](bool bf16) {
+    TrainOptions o = tiny_options();
+    if (bf16) o.make_backend = [] { return make_cpu_backend({.threads = 1, .bf16_matmul = true}); };
+    Trainer trainer(o, data);
+    std::vector<float> losses;
+    for (int i = 0; i < 20; i++) losses.push_back(trainer.step());
+    return losses;
+  };
+  const auto fp32 = curve(false), bf16 = curve(true), again = curve(true);
+  EXPECT_EQ(bf16, again) << "bf16 training is not reproducible";
+  EXPECT_NE(bf16, fp32) << "the bf16 run did not use bf16 matmuls";
+  for (size_t i = 0; i < fp32.size(); i++) EXPECT_NEAR(bf16[i], fp32[i], 0.02 * fp32[i]) << "step " << i;
+  EXPECT_LT(bf16.back(), 0.9f * bf16.front()) << "bf16 training does not learn";
+}
+
 TEST(Training, TrainWritesLogCheckpointAndLlmcFile) {
   TempDir dir;
   const TokenArray data = pseudo_text(3000, 4), val = pseudo_text(1000, 5);

@@ -71,10 +71,8 @@ float attend_row(float* out, const float* q, const float* kt, int ldk, const flo
 }
 }  // namespace
 
-// Row-major C (M,N) = alpha op(A) op(B) + beta C. Called inside the (b, h) parallel loop,
-// where oneDNN runs it on the calling thread.
-void sgemm(char ta, char tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
-           float beta, float* C, int ldc);
+// sgemm (cpu_ops.h) is called inside the (b, h) parallel loop, where oneDNN runs it on the
+// calling thread.
 
 namespace {
 constexpr int kBlock = 64;  // query rows per block, keys per tile

@@ -13,10 +13,10 @@ namespace {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(const CpuBackendOptions& options) {
+  explicit CpuBackend(const CpuBackendOptions& options) : matmul_(options.bf16_matmul), bf16_(options.bf16_matmul) {
     if (options.threads > 0) omp_set_num_threads(options.threads);
   }
-  const char* name() const override { return "cpu"; }
+  const char* name() const override { return bf16_ ? "cpu (bf16 matmuls)" : "cpu"; }
 
   float* alloc(size_t count) override {
     // 64-byte aligned (one cache line, one AVX-512 vector).
@@ -56,11 +56,11 @@ class CpuBackend final : public Backend {
   }
   void matmul_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int C,
                       int OC) override {
-    cpu::matmul_forward(out, inp, weight, bias, N, C, OC);
+    matmul_.forward(out, inp, weight, bias, N, C, OC);
   }
   void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                        const float* weight, int N, int C, int OC) override {
-    cpu::matmul_backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
+    matmul_.backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
   }
   void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int NH, bool causal) override {
     cpu::attention_forward(out, lse, qkv, B, T, C, NH, causal);
@@ -102,6 +102,10 @@ class CpuBackend final : public Backend {
                     float beta2, float eps, float weight_decay, float bc1, float bc2, float grad_scale) override {
     cpu::adamw_update(params, grads, m, v, n, lr, beta1, beta2, eps, weight_decay, bc1, bc2, grad_scale);
   }
+
+ private:
+  cpu::Matmul matmul_;
+  bool bf16_;
 };
 
 }  // namespace

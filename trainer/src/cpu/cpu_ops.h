@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 namespace kiln::trainer::cpu {
 
@@ -21,9 +22,27 @@ void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* wei
 void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight,
                       const float* rstd, int N, int C);
 
-void matmul_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int C, int OC);
-void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, int N, int C, int OC);
+// fp32 C (M,N) = alpha op(A) op(B) + beta C through oneDNN (attention's small products).
+void sgemm(char ta, char tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+           float beta, float* C, int ldc);
+
+// Linear layers (see Backend::matmul_forward/backward): fp32 sgemm, or with bf16 = true
+// operands rounded to bf16 and fp32 accumulation (oneDNN brgemm; throws at construction
+// on a CPU without AVX512-BF16/AMX). Holds per-shape primitives and scratch, so one per backend.
+class Matmul {
+ public:
+  explicit Matmul(bool bf16);
+  ~Matmul();
+  void forward(float* out, const float* inp, const float* weight, const float* bias, int N, int C, int OC);
+  void backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, const float* weight,
+                int N, int C, int OC);
+
+ private:
+  // C (M,N) = op(A) (M,K) @ op(B) (K,N), or += with accumulate; contiguous operands.
+  void gemm(char ta, char tb, int M, int N, int K, const float* A, const float* B, bool accumulate, float* C);
+  struct Bf16;
+  std::unique_ptr<Bf16> bf16_;
+};
 
 void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int NH, bool causal);
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int B,

@@ -109,6 +109,8 @@ class Trainer {
 
  private:
   void make_batch();
+  // This rank's share of the global batch's targets (rows begin.. of targets_), times W.
+  double rank_weight(size_t begin, size_t rows) const;
   TrainOptions options_;
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<GPT> model_;

@@ -119,7 +119,6 @@ int run_train(const std::vector<std::string>& args) {
   o.make_backend = backend_factory(v);
   // Under mpirun every rank trains on its slice of the global batch (-b is per rank).
   if (kernels::launched_under_mpi()) {
-    if (v.count("sft")) throw Error("--sft does not run under mpirun yet");
     auto mpi = kernels::make_mpi_communicator();
     if (v["backend"].as<std::string>() == "cuda" && kernels::nccl_compiled())
       o.communicator = kernels::make_nccl_communicator(std::move(mpi));
@@ -163,12 +162,13 @@ int run_train(const std::vector<std::string>& args) {
                  !tty || p.val_loss >= 0 || p.step == p.max_steps ? "\n" : "");
   };
   TrainResult r;
+  const int world = o.communicator ? o.communicator->size() : 1;  // -b is per rank
   if (v.count("sft")) {
     auto examples = read_sft_jsonl(v["sft"].as<std::string>(), codec.encode);
-    std::fprintf(stderr, "kiln train: %zu SFT examples\n", examples.size());
+    if (leader) std::fprintf(stderr, "kiln train: %zu SFT examples\n", examples.size());
     r = train(o,
               std::make_unique<SftLoader>(std::move(examples),
-                                          SftLoaderOptions{.batch_size = o.batch_size, .seq_len = o.seq_len,
+                                          SftLoaderOptions{.batch_size = o.batch_size * world, .seq_len = o.seq_len,
                                                            .order = o.data_order, .seed = o.seed,
                                                            .end_token = v["sft-end-token"].as<int>()}),
               val_tokens.get(), report);
@@ -179,7 +179,6 @@ int run_train(const std::vector<std::string>& args) {
                  (unsigned long long)train_size, val_tokens ? (unsigned long long)val_tokens->size() : 0ULL);
     if (from_store) {
       // Stream windows in the store's seeded order; its cursor goes into checkpoints.
-      const int world = o.communicator ? o.communicator->size() : 1;
       r = train(o,
                 std::make_unique<StoreBatchSource>(v["data"].as<std::string>(), o.batch_size * world, o.seq_len, o.seed,
                                                    o.data_order == DataOrder::kRandom),

@@ -65,11 +65,19 @@ float Trainer::step() {
       options_.objective == Objective::kMaskedLM ? AttentionMask::kBidirectional : AttentionMask::kCausal;
   model_->zero_grad();
   double loss = 0.0;
-  const size_t mine = (size_t)world_rank(options_) * options_.batch_size * options_.seq_len;
+  const size_t rows = (size_t)options_.batch_size * options_.seq_len, mine = world_rank(options_) * rows;
   for (int micro = 0; micro < options_.grad_accum_steps; micro++) {
     make_batch();
-    loss += model_->forward(inputs_.data() + mine, targets_.data() + mine, options_.batch_size, options_.seq_len, mask);
-    model_->backward(1.0f / options_.grad_accum_steps);
+    // The model's loss is the mean over this rank's positions that have a target. With
+    // some positions ignored (SFT prompts, masked-LM) ranks hold different counts, so the
+    // global batch's mean is each rank's mean weighted by W x (its count / all counts);
+    // every rank holds the whole global batch, so no communication is needed. The weight
+    // is exactly 1 when every position has a target (next-token).
+    const double weight = world_size(options_) > 1 ? rank_weight(mine, rows) : 1.0;
+    loss += weight * model_->forward(inputs_.data() + mine, targets_.data() + mine, options_.batch_size,
+                                     options_.seq_len, mask);
+    model_->backward(weight == 1.0 ? 1.0f / options_.grad_accum_steps
+                                   : (float)(weight / options_.grad_accum_steps));
   }
   if (world_size(options_) > 1) {
     // The mean over ranks of equal slices is the gradient of the global batch's mean loss;
@@ -81,6 +89,16 @@ float Trainer::step() {
   last_grad_norm_ = optimizer_->step(last_lr_);
   step_++;
   return (float)(loss / options_.grad_accum_steps);
+}
+
+double Trainer::rank_weight(size_t begin, size_t rows) const {
+  size_t all = 0, mine = 0;
+  for (size_t i = 0; i < targets_.size(); i++) {
+    const bool counted = targets_[i] >= 0;
+    all += counted;
+    mine += counted && i >= begin && i < begin + rows;
+  }
+  return all ? (double)world_size(options_) * (double)mine / (double)all : 0.0;
 }
 
 float Trainer::evaluate(const TokenSource& data, int batches) {

@@ -199,10 +199,14 @@ std::string_view check_fineweb(std::string_view text, const FineWebOptions& o, F
   st.line_punct_ratio = double(punct) / double(lines.size());
   st.short_line_ratio = double(short_lines) / double(lines.size());
 
-  scratch.counter.reset(lines.size());
+  // Lines are compared, not only their hashes.
+  scratch.table.reset(lines.size());
   uint64_t dup_chars = 0;
-  for (std::string_view line : lines)
-    if (scratch.counter.add(hash_bytes(line), 0).count > 1) dup_chars += count_code_points(line);
+  for (uint32_t k = 0; k < lines.size(); ++k) {
+    std::string_view line = lines[k];
+    if (scratch.table.add(hash_bytes(line), k, [&](uint32_t j) { return lines[j] == line; }) != k)
+      dup_chars += count_code_points(line);
+  }
   uint64_t non_newline_chars = count_code_points(text) - newlines;
   st.dup_line_char_ratio = non_newline_chars ? double(dup_chars) / double(non_newline_chars) : 0.0;
 

@@ -1,7 +1,8 @@
-// Private helpers of the quality rule sets: per-thread scratch, a flat hash counter,
+// Private helpers of the quality rule sets: per-thread scratch, a first-position table,
 // attribute JSON and option parsing.
 #pragma once
 
+#define XXH_INLINE_ALL  // short keys (words, lines): no call through the shared library
 #include <xxhash.h>
 
 #include <algorithm>
@@ -20,57 +21,72 @@ namespace kiln::quality_detail {
 
 inline uint64_t hash_bytes(std::string_view s) { return XXH3_64bits(s.data(), s.size()); }
 
-// Open-addressing map from a 64-bit hash to (count, first position). Keys are hashes of
-// strings or n-grams; two different strings sharing a 64-bit hash would be counted as
-// one (probability about m²/2⁶⁵ for m distinct strings in a document: negligible).
-class HashCounter {
+// Open-addressing map from a 64-bit key to the position where the key was first added,
+// its "id". Used for exact identity: when keys are hashes of strings, the caller passes
+// an equality test of the strings behind two positions, which is asked on every key
+// match, so two different strings sharing a hash are still told apart (a collision costs
+// one more probe, never a wrong answer). When keys are the strings' identities themselves
+// (a pair of ids), the test is `always_equal`.
+class FirstPositionTable {
  public:
-  struct Slot {
-    uint64_t key;
-    uint32_t count;
-    uint32_t first;
-    uint32_t generation;  // the slot is empty unless this equals the table's generation
-  };
+  static constexpr auto always_equal = [](uint32_t) { return true; };
   // Empties the table in O(1) (a new generation) and makes room for `expected` keys.
   void reset(size_t expected) {
     size_t cap = 16;
-    while (cap < expected * 2) cap <<= 1;
+    shift_ = 60;
+    while (cap < expected * 2) cap <<= 1, --shift_;
     if (cap > slots_.size() || ++generation_ == 0) {
-      slots_.assign(std::max(cap, slots_.size()), Slot{0, 0, 0, 0});
+      slots_.assign(std::max(cap, slots_.size()), Slot{0, 0, 0});
       generation_ = 1;
     }
     mask_ = cap - 1;  // use the first `cap` slots: a small document probes a small range
   }
-  // Adds one occurrence; returns the slot (count already incremented).
-  Slot& add(uint64_t key, uint32_t position) {
-    size_t i = (key ^ (key >> 29)) & mask_;
+  // The id of `key`: the position it was first added with, or `position` if it is new.
+  // `same(id)` says whether the item at `id` equals the one at `position`.
+  template <class Same>
+  uint32_t add(uint64_t key, uint32_t position, Same&& same) {
+    size_t i = slot_of(key);
     while (true) {
       Slot& s = slots_[i];
       if (s.generation != generation_) {
-        s = Slot{key, 1, position, generation_};
-        return s;
+        s = Slot{key, position, generation_};
+        return position;
       }
-      if (s.key == key) {
-        ++s.count;
-        return s;
-      }
+      if (s.key == key && same(s.first)) return s.first;
       i = (i + 1) & mask_;
     }
   }
+  // Brings the slot of a key that will be added soon into the cache: a document's table
+  // can outgrow L2, and its probes are random.
+  void prefetch(uint64_t key) const { __builtin_prefetch(&slots_[slot_of(key)]); }
 
  private:
+  // Fibonacci hashing: the top bits of the product depend on every bit of the key (a
+  // pair of ids puts its second id in the low half).
+  size_t slot_of(uint64_t key) const { return size_t((key * 0x9E3779B97F4A7C15ull) >> shift_); }
+
+  struct Slot {
+    uint64_t key;
+    uint32_t first;
+    uint32_t generation;  // the slot is empty unless this equals the table's generation
+  };
   std::vector<Slot> slots_;
   size_t mask_ = 0;
+  int shift_ = 60;
   uint32_t generation_ = 0;
 };
 
 struct Scratch final : StageState {
   std::vector<Word> words;
   std::vector<std::string_view> lines;
-  std::vector<uint64_t> word_hashes;
-  std::vector<uint64_t> ngram_hashes;
+  std::vector<uint32_t> ngram_ids;     // per position: id of the n-gram starting there
+  std::vector<uint32_t> shared_positions;  // positions whose n-gram occurs more than once
+  std::vector<uint32_t> word_ids;      // per position: first position of the same word
+  std::vector<uint32_t> id_counts;     // per id: occurrences
+  std::vector<uint8_t> id_seen;        // per id: order n whose scan has met it (5..10)
   std::vector<uint64_t> prefix_chars;  // code points of words[0..i)
-  HashCounter counter;
+  std::vector<uint64_t> word_hashes;
+  FirstPositionTable table;
   std::string cleaned;
   std::string cleaned_lower;  // C4: one line, ASCII-lowercased
 };

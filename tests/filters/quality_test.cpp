@@ -3,8 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+
 #include "corpus/error.h"
 #include "filters/basic.h"
+#include "filters/src/quality_internal.h"
+#include "filters/text_analysis.h"
 
 namespace kiln {
 namespace {
@@ -131,6 +136,101 @@ TEST(GopherRepetition, ParagraphsAndTies) {
   check_gopher_repetition("x y z x y z", {}, st);
   EXPECT_DOUBLE_EQ(st.top_ngram_char_frac[0], 6.0 / 11);
   EXPECT_EQ(check_gopher_repetition("", {}, st), "");
+}
+
+// datatrove's n-gram rules written plainly (n-grams as joined strings in a std::map):
+// the oracle for the exact-id scheme of check_gopher_repetition.
+struct NaiveNgramStats {
+  double top[3] = {};
+  double dup[6] = {};
+};
+
+NaiveNgramStats naive_ngram_stats(std::string_view text) {
+  std::vector<Word> words;
+  split_words(text, words);
+  std::vector<std::string> w;
+  std::vector<uint64_t> chars;  // code points per word
+  for (const Word& x : words) {
+    w.emplace_back(text.substr(x.begin, x.end - x.begin));
+    chars.push_back(x.chars);
+  }
+  const double total = double(count_code_points(text));
+  auto gram = [&](size_t i, size_t n) {
+    std::string g = w[i];
+    for (size_t k = 1; k < n; ++k) g += " " + w[i + k];
+    return g;
+  };
+  auto gram_chars = [&](size_t i, size_t n) {
+    uint64_t c = n - 1;
+    for (size_t k = 0; k < n; ++k) c += chars[i + k];
+    return c;
+  };
+  NaiveNgramStats st;
+  for (size_t n = 2; n <= 4 && n <= w.size(); ++n) {
+    std::map<std::string, std::pair<uint64_t, size_t>> counts;  // count, first position
+    for (size_t i = 0; i + n <= w.size(); ++i) {
+      auto [it, fresh] = counts.try_emplace(gram(i, n), 0, i);
+      ++it->second.first;
+    }
+    uint64_t best = 0;
+    size_t first = 0;
+    for (auto& [g, cf] : counts)
+      if (cf.first > best || (cf.first == best && cf.second < first)) best = cf.first, first = cf.second;
+    st.top[n - 2] = double(gram_chars(first, n) * best) / total;
+  }
+  for (size_t n = 5; n <= 10 && n <= w.size(); ++n) {
+    std::map<std::string, int> unique;
+    uint64_t repeated = 0;
+    size_t i = 0;
+    while (i + n <= w.size()) {
+      if (!unique.try_emplace(gram(i, n), 0).second) {
+        repeated += gram_chars(i, n);
+        i += n;
+      } else {
+        ++i;
+      }
+    }
+    st.dup[n - 5] = double(repeated) / total;
+  }
+  return st;
+}
+
+TEST(GopherRepetition, NgramsMatchNaiveReference) {
+  // Few distinct words and copied stretches, so that n-grams of every order repeat, overlap
+  // and tie; multi-byte words, punctuation words and ideographs included.
+  const std::vector<std::string> vocab = {"a", "bb", "the", "über", "日", "x.", "(y)", "a-b", "ccc", "ж"};
+  std::mt19937 rng(7);
+  for (int doc = 0; doc < 400; ++doc) {
+    std::vector<std::string> ws;
+    size_t len = rng() % 300;
+    size_t vocab_size = 1 + rng() % vocab.size();
+    while (ws.size() < len) {
+      if (ws.size() > 10 && rng() % 4 == 0) {  // copy an earlier stretch
+        size_t from = rng() % ws.size(), n = 3 + rng() % 12;
+        for (size_t k = 0; k < n && from + k < ws.size(); ++k) ws.push_back(ws[from + k]);
+      } else {
+        ws.push_back(vocab[rng() % vocab_size]);
+      }
+    }
+    std::string text;
+    for (auto& x : ws) text += (text.empty() ? "" : rng() % 8 ? " " : "\n") + x;
+    GopherRepetitionStats st;
+    check_gopher_repetition(text, {}, st);
+    NaiveNgramStats want = naive_ngram_stats(text);
+    for (int k = 0; k < 3; ++k) EXPECT_DOUBLE_EQ(st.top_ngram_char_frac[k], want.top[k]) << text << " n=" << k + 2;
+    for (int k = 0; k < 6; ++k) EXPECT_DOUBLE_EQ(st.dup_ngram_char_frac[k], want.dup[k]) << text << " n=" << k + 5;
+  }
+}
+
+TEST(FirstPositionTable, EqualKeysOfDifferentItemsStayApart) {
+  // Every item gets the same key, as if all hashes collided: ids still follow the items.
+  const std::vector<std::string> items = {"a", "b", "a", "c", "b", "a"};
+  quality_detail::FirstPositionTable table;
+  table.reset(items.size());
+  std::vector<uint32_t> ids;
+  for (uint32_t k = 0; k < items.size(); ++k)
+    ids.push_back(table.add(42, k, [&](uint32_t j) { return items[j] == items[k]; }));
+  EXPECT_EQ(ids, (std::vector<uint32_t>{0, 1, 0, 3, 1, 0}));
 }
 
 TEST(C4, LineRulesAndSentences) {

@@ -38,15 +38,33 @@ void split_words(std::string_view text, std::vector<Word>& out);
 // reference stays valid until the next call on this thread.
 const std::vector<Word>& cached_words(std::string_view text);
 
+namespace text_detail {
+bool is_non_ascii_space(char32_t cp);
+char32_t next_non_ascii_code_point(std::string_view s, size_t& i);
+}  // namespace text_detail
+
+// Python's str.isspace for one ASCII byte: 9-13 and 28-32.
+constexpr bool is_ascii_space(unsigned char b) { return (b >= 9 && b <= 13) || (b >= 28 && b <= 32); }
+
 // Python's str.isspace: ASCII 9-13 and 28-32, U+0085, and categories Zs, Zl, Zp.
-bool is_unicode_space(char32_t cp);
+// (Inline for ASCII, which most calls are: the per-character loops of the rules.)
+inline bool is_unicode_space(char32_t cp) {
+  return cp < 0x80 ? is_ascii_space(static_cast<unsigned char>(cp)) : text_detail::is_non_ascii_space(cp);
+}
 // Unicode categories P* or S* (Python's view of "punctuation" in datatrove's sets).
 bool is_punct_or_symbol(char32_t cp);
 // Han (CJK Unified Ideographs + extensions, compatibility ideographs), Hiragana, Katakana.
 bool is_ideograph(char32_t cp);
 
 // Decodes the code point at s[i] and advances i; invalid bytes decode to U+FFFD, one byte.
-char32_t next_code_point(std::string_view s, size_t& i);
+inline char32_t next_code_point(std::string_view s, size_t& i) {
+  auto b = static_cast<unsigned char>(s[i]);
+  if (b < 0x80) {
+    ++i;
+    return b;
+  }
+  return text_detail::next_non_ascii_code_point(s, i);
+}
 
 // Python's str.strip/lstrip/rstrip with no arguments (Unicode white space).
 std::string_view strip_spaces(std::string_view s);

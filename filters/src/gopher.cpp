@@ -31,7 +31,7 @@ std::pair<uint64_t, uint64_t> find_duplicates(const std::vector<std::string_view
   uint64_t dup = 0, dup_chars = 0;
   for (uint32_t k = 0; k < items.size(); ++k) {
     std::string_view s = items[k];
-    if (table.add(hash_bytes(s), k, [&](uint32_t j) { return items[j] == s; }) != k) {
+    if (table.add(hash_bytes(s), k, [&](uint32_t j) { return same_bytes(items[j], s); }) != k) {
       ++dup;
       dup_chars += count_code_points(s);
     }
@@ -45,8 +45,17 @@ std::string_view check_gopher_quality(std::string_view text, const GopherQuality
                                       Scratch& scratch) {
   st = {};
   const auto& words = cached_words(text);
+  // Stop words are compared as short codes (one integer compare each); longer ones, if
+  // an option has any, as strings.
   size_t max_stop_len = 0;
-  for (auto& w : o.stop_words) max_stop_len = std::max(max_stop_len, w.size());
+  uint64_t stop_codes[16];
+  size_t num_stop_codes = 0;
+  bool long_stop_words = false;
+  for (auto& w : o.stop_words) {
+    max_stop_len = std::max(max_stop_len, w.size());
+    if (w.size() <= kShortBytes && num_stop_codes < std::size(stop_codes)) stop_codes[num_stop_codes++] = short_code(w);
+    else long_stop_words = true;
+  }
   uint64_t letter_chars = 0, alpha_words = 0;
   for (const Word& w : words) {
     if (!w.is_symbol) {
@@ -55,14 +64,16 @@ std::string_view check_gopher_quality(std::string_view text, const GopherQuality
     }
     alpha_words += w.has_letter;
     size_t len = w.end - w.begin;
-    if (len <= max_stop_len) {
-      std::string_view s = text.substr(w.begin, len);
-      for (auto& stop : o.stop_words)
-        if (s == stop) {
-          ++st.stop_words;
-          break;
-        }
+    if (len > max_stop_len) continue;
+    std::string_view s = text.substr(w.begin, len);
+    bool stop = false;
+    if (len <= kShortBytes) {
+      uint64_t code = short_code(s);
+      for (size_t k = 0; k < num_stop_codes; ++k) stop |= code == stop_codes[k];
     }
+    if (!stop && long_stop_words)
+      for (auto& sw : o.stop_words) stop = stop || s == sw;
+    st.stop_words += stop;
   }
   st.words = words.size();
   st.mean_word_length = ratio(letter_chars, st.non_symbol_words);
@@ -184,13 +195,13 @@ std::string_view check_gopher_repetition(std::string_view text, const GopherRepe
   for (uint32_t i = 0; i < N; ++i) {
     if (i + kAhead < N) scratch.table.prefetch(wh[i + kAhead]);
     std::string_view w = word(i);
-    uint32_t first = scratch.table.add(wh[i], i, [&](uint32_t j) { return word(j) == w; });
+    uint32_t first = scratch.table.add(wh[i], i, [&](uint32_t j) { return same_bytes(word(j), w); });
     wid[i] = first;
     cnt[first] = first == i ? 1 : cnt[first] + 1;
   }
   shared.clear();
   for (uint32_t i = 0; i < N; ++i)
-    if (cnt[wid[i]] > 1) {
+    if (wid[i] != i || cnt[i] > 1) {
       id[i] = wid[i];
       shared.push_back(i);
     }
@@ -214,9 +225,11 @@ std::string_view check_gopher_repetition(std::string_view text, const GopherRepe
         shared[kept++] = i;
       }
       shared.resize(kept);
+      // A position whose id is an earlier one repeats; a first occurrence repeats if its
+      // count grew (cnt[i], read in order, not cnt[id[i]] at random).
       kept = 0;
       for (uint32_t i : shared)
-        if (cnt[id[i]] > 1) shared[kept++] = i;
+        if (id[i] != i || cnt[i] > 1) shared[kept++] = i;
       shared.resize(kept);
     }
     if (n <= 4) {

@@ -21,6 +21,25 @@ namespace kiln::quality_detail {
 
 inline uint64_t hash_bytes(std::string_view s) { return XXH3_64bits(s.data(), s.size()); }
 
+// A string of at most 7 bytes as one integer: its bytes, little end first, and its length
+// in the top byte, so that two such strings are equal exactly when their codes are (and
+// no code is 0). Most words are this short (the Gopher stop words are).
+constexpr size_t kShortBytes = 7;
+inline uint64_t short_code(std::string_view s) {
+  uint64_t v = uint64_t(s.size()) << 56;
+  for (size_t k = 0; k < s.size(); ++k) v |= uint64_t(static_cast<unsigned char>(s[k])) << (8 * k);
+  return v;
+}
+
+// Byte equality without a library call for short strings.
+inline bool same_bytes(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  if (a.size() > 16) return a == b;
+  for (size_t k = 0; k < a.size(); ++k)
+    if (a[k] != b[k]) return false;
+  return true;
+}
+
 // Open-addressing map from a 64-bit key to the position where the key was first added,
 // its "id". Used for exact identity: when keys are hashes of strings, the caller passes
 // an equality test of the strings behind two positions, which is asked on every key
@@ -63,7 +82,10 @@ class FirstPositionTable {
  private:
   // Fibonacci hashing: the top bits of the product depend on every bit of the key (a
   // pair of ids puts its second id in the low half).
-  size_t slot_of(uint64_t key) const { return size_t((key * 0x9E3779B97F4A7C15ull) >> shift_); }
+  size_t slot_of(uint64_t key) const {
+    key ^= key >> 31;
+    return size_t((key * 0x9E3779B97F4A7C15ull) >> shift_);
+  }
 
   struct Slot {
     uint64_t key;

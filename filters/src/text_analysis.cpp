@@ -25,6 +25,22 @@ constexpr std::array<uint8_t, 128> make_ascii_classes() {
 }
 constexpr auto kAsciiClasses = make_ascii_classes();
 
+// Per byte: 2 an ASCII letter, 1 another ASCII byte that is neither space nor punctuation
+// (digits, controls), 0 anything else (space, punctuation, non-ASCII).
+constexpr std::array<uint8_t, 256> make_ascii_word_bytes() {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 128; ++c) t[c] = kAsciiClasses[c] == kLetter ? 2 : kAsciiClasses[c] == kOther ? 1 : 0;
+  return t;
+}
+constexpr auto kAsciiWordBytes = make_ascii_word_bytes();
+
+constexpr bool ascii_spaces_agree() {
+  for (int c = 0; c < 128; ++c)
+    if ((kAsciiClasses[c] == kSpace) != is_ascii_space(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+static_assert(ascii_spaces_agree(), "is_ascii_space (text_analysis.h) and the class table disagree");
+
 uint8_t classify(char32_t cp) {
   if (cp < 0x80) return kAsciiClasses[cp];
   if (is_ideograph(cp)) return kIdeo;
@@ -72,15 +88,12 @@ bool is_ideograph(char32_t cp) {
          (cp >= 0xFF66 && cp <= 0xFF9F);      // halfwidth Katakana
 }
 
-bool is_unicode_space(char32_t cp) { return classify(cp) == kSpace; }
+namespace text_detail {
+bool is_non_ascii_space(char32_t cp) { return classify(cp) == kSpace; }
+}  // namespace text_detail
 bool is_punct_or_symbol(char32_t cp) { return classify(cp) == kPunct; }
 
-char32_t next_code_point(std::string_view s, size_t& i) {
-  auto b = static_cast<unsigned char>(s[i]);
-  if (b < 0x80) {
-    ++i;
-    return b;
-  }
+char32_t text_detail::next_non_ascii_code_point(std::string_view s, size_t& i) {
   utf8proc_int32_t cp;
   utf8proc_ssize_t n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + i),
                                         utf8proc_ssize_t(s.size() - i), &cp);
@@ -104,7 +117,7 @@ void split_words(std::string_view text, std::vector<Word>& out) {
   uint32_t chars_to_last = 0;            // chars up to and including the last non-punct
   bool any_np = false, letter = false;
 
-  auto flush = [&](size_t run_end) {
+  auto flush = [&](size_t run_end) __attribute__((always_inline)) {
     if (!in_run) return;
     in_run = false;
     if (!any_np) {
@@ -159,9 +172,20 @@ void split_words(std::string_view text, std::vector<Word>& out) {
     } else {
       if (!any_np) first_np = at;
       any_np = true;
+      letter |= cls == kLetter;
+      // The ASCII letters, digits and controls that follow (most of a word) change
+      // nothing but the counts: take them in one tight loop.
+      uint8_t letters = 0;
+      while (i < size) {
+        uint8_t w = kAsciiWordBytes[static_cast<unsigned char>(text[i])];
+        if (!w) break;
+        letters |= w;
+        ++i;
+        ++run_chars;
+      }
+      letter |= (letters & 2) != 0;
       last_np_end = i;
       chars_to_last = run_chars;
-      letter |= cls == kLetter;
     }
   }
   flush(text.size());

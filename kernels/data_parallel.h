@@ -41,7 +41,23 @@ class Communicator {
   virtual void broadcast(trainer::Backend& backend, float* buf, size_t n, int root) = 0;
   // Host bytes on every rank <- those of rank `root` (ids, small metadata).
   virtual void broadcast_bytes(void* data, size_t bytes, int root) = 0;
+
+  // ZeRO-1 (sharded optimizer state): rank r owns shard_range(n, r, size()) of a buffer.
+  // reduce_scatter_mean: buf's own shard <- its mean over all ranks; the rest of buf is
+  // left unspecified. The default all-reduces everything (correct, no bandwidth saved).
+  virtual void reduce_scatter_mean(trainer::Backend& backend, float* buf, size_t n) { allreduce_mean(backend, buf, n); }
+  // all_gather: every rank's shard of buf, from its owner, on every rank. The default is
+  // one broadcast per rank.
+  virtual void all_gather(trainer::Backend& backend, float* buf, size_t n);
 };
+
+// The part of an n-element buffer that `rank` of `size` owns under ZeRO-1: contiguous,
+// equal shares rounded up to 16 floats (64 bytes), the last rank's possibly shorter or empty.
+struct ShardRange {
+  size_t begin = 0;
+  size_t size = 0;
+};
+ShardRange shard_range(size_t n, int rank, int size);
 
 // One process: rank 0 of 1; every operation is the identity.
 std::unique_ptr<Communicator> make_single_process_communicator();

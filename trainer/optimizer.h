@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/data_parallel.h"
 #include "trainer/model.h"
 
 namespace kiln::trainer {
@@ -28,7 +29,12 @@ bool parameter_decays(int tensor_index, const AdamWOptions& options);
 
 class AdamW {
  public:
-  AdamW(GPT& model, const AdamWOptions& options);
+  // With `shard_over` (a communicator of W ranks; ZeRO stage 1), each rank keeps m and v
+  // only for its shard_range of the parameters: step() reduce-scatters the gradient
+  // (instead of the caller all-reducing it), updates its shard, and all-gathers the
+  // parameters, so every rank ends the step with the same full parameters at 1/W of the
+  // optimizer memory. Without it (or with W = 1), the plain update on every rank.
+  AdamW(GPT& model, const AdamWOptions& options, kernels::Communicator* shard_over = nullptr);
   ~AdamW();
   AdamW(const AdamW&) = delete;
   AdamW& operator=(const AdamW&) = delete;
@@ -39,16 +45,21 @@ class AdamW {
   float step(float lr);
   uint64_t steps_taken() const { return t_; }
 
-  // Optimizer state for checkpoints (host copies) and restoring it.
+  // Optimizer state for checkpoints (full host copies, gathered from every rank when
+  // sharded: then a collective call, made on every rank) and restoring it (each rank keeps its shard).
   std::vector<float> download_m() const;
   std::vector<float> download_v() const;
   void restore(const std::vector<float>& m, const std::vector<float>& v, uint64_t steps_taken);
+  bool sharded() const { return shard_over_ != nullptr; }
 
  private:
+  std::vector<float> download(const float* state) const;
   GPT& model_;
   AdamWOptions options_;
-  float* m_ = nullptr;  // (num_params) first moment
-  float* v_ = nullptr;  // (num_params) second moment
+  kernels::Communicator* shard_over_ = nullptr;  // null unless sharded over > 1 rank
+  kernels::ShardRange shard_;                    // the parameters this rank updates
+  float* m_ = nullptr;  // (shard_.size) first moment
+  float* v_ = nullptr;  // (shard_.size) second moment
   uint64_t t_ = 0;
 };
 

@@ -58,6 +58,10 @@ struct TrainOptions {
   // run follows the one-process run with batch_size × W. Only rank 0 writes logs and
   // checkpoints. Null = one process.
   std::shared_ptr<kernels::Communicator> communicator;
+  // ZeRO stage 1 over the communicator: each rank keeps AdamW's m and v for 1/W of the
+  // parameters (see AdamW); the gradient is reduce-scattered and the parameters
+  // all-gathered instead of one all-reduce. Checkpoints hold the full state as always.
+  bool shard_optimizer = false;
 };
 
 struct TrainProgress {

@@ -62,6 +62,7 @@ int run_train(const std::vector<std::string>& args) {
       ("llmc", po::value<std::string>(), "also write an llm.c model file here at the end")
       ("log", po::value<std::string>(), "training log: .csv or .jsonl")
       ("print-every", po::value<int>()->default_value(10), "steps between progress lines")
+      ("zero1", po::bool_switch(), "under mpirun: shard AdamW's state over the ranks (ZeRO stage 1)")
       ("threads,j", po::value<int>()->default_value(0), "CPU threads (0 = all cores)");
   add_backend_flags(options);
   po::positional_options_description positional;
@@ -126,6 +127,7 @@ int run_train(const std::vector<std::string>& args) {
       o.communicator = std::move(mpi);
   }
   const bool leader = !o.communicator || o.communicator->rank() == 0;
+  o.shard_optimizer = v["zero1"].as<bool>();
 
   if (!v.count("data") == !v.count("sft")) throw Error("give exactly one of --data and --sft");
   // A token store is streamed (StoreBatchSource) rather than read into memory.
@@ -188,7 +190,9 @@ int run_train(const std::vector<std::string>& args) {
     }
   }
   if (!leader) return 0;
-  if (o.communicator) std::printf("data parallel: %d ranks (%s)\n", o.communicator->size(), o.communicator->name());
+  if (o.communicator)
+    std::printf("data parallel: %d ranks (%s%s)\n", o.communicator->size(), o.communicator->name(),
+                o.shard_optimizer ? ", ZeRO-1" : "");
   std::printf("steps %llu, final loss %.4f", (unsigned long long)r.steps, r.final_loss);
   if (r.val_loss >= 0) std::printf(", val loss %.4f", r.val_loss);
   std::printf(", %.1f s, %.0f tokens/s; checkpoint %s\n", r.seconds, r.tokens / std::max(r.seconds, 1e-9),

@@ -1,4 +1,5 @@
 // The single-process communicator, batch slicing, and launcher detection.
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -25,6 +26,20 @@ int env_int(const char* name) {
 }  // namespace
 
 std::unique_ptr<Communicator> make_single_process_communicator() { return std::make_unique<SingleProcess>(); }
+
+void Communicator::all_gather(trainer::Backend& backend, float* buf, size_t n) {
+  for (int r = 0; r < size(); r++) {
+    const ShardRange s = shard_range(n, r, size());
+    broadcast(backend, buf + s.begin, s.size, r);
+  }
+}
+
+ShardRange shard_range(size_t n, int rank, int size) {
+  if (size <= 0 || rank < 0 || rank >= size) throw Error(cat("shard_range: rank ", rank, " of ", size));
+  const size_t share = ((n + size - 1) / size + 15) / 16 * 16;
+  const size_t begin = std::min(n, share * rank);
+  return {begin, std::min(n, begin + share) - begin};
+}
 
 bool launched_under_mpi() {
   // Open MPI, MPICH/Hydra (PMI), PMIx launchers and Slurm's srun.

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <string_view>
 #include <vector>
 
 #include "corpus/error.h"
@@ -95,6 +96,33 @@ class MpiCommunicator final : public Communicator {
     if (staged) backend.to_device(buf, host, n);
   }
 
+  // MPI_Reduce_scatter / MPI_Allgatherv with the shard_range counts. Counts are ints, so
+  // sharded buffers are limited to 2^31 floats (8 GB of fp32 parameters) here.
+  void reduce_scatter_mean(trainer::Backend& backend, float* buf, size_t n) override {
+    if (size_ == 1 || n == 0) return;
+    const std::vector<int> counts = shard_counts(n);
+    float* host = stage_in(backend, buf, n);
+    const ShardRange mine = shard_range(n, rank_, size_);
+    std::vector<float> reduced(mine.size);
+    check_mpi(MPI_Reduce_scatter(host, reduced.data(), counts.data(), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+              "MPI_Reduce_scatter (gradients)");
+    const float inv = 1.0f / (float)size_;  // the same rounding as allreduce_mean's
+    for (size_t i = 0; i < mine.size; i++) host[mine.begin + i] = reduced[i] * inv;
+    if (host != buf) backend.to_device(buf + mine.begin, host + mine.begin, mine.size);
+  }
+
+  void all_gather(trainer::Backend& backend, float* buf, size_t n) override {
+    if (size_ == 1 || n == 0) return;
+    const std::vector<int> counts = shard_counts(n);
+    std::vector<int> displs(size_);
+    for (int r = 0; r < size_; r++) displs[r] = (int)shard_range(n, r, size_).begin;
+    float* host = stage_in(backend, buf, n);
+    check_mpi(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, host, counts.data(), displs.data(), MPI_FLOAT,
+                             MPI_COMM_WORLD),
+              "MPI_Allgatherv (parameters)");
+    if (host != buf) backend.to_device(buf, host, n);
+  }
+
   void broadcast_bytes(void* data, size_t bytes, int root) override {
     if (size_ == 1 || bytes == 0) return;
     if (bytes > (size_t)INT_MAX) throw Error("data parallel: broadcast_bytes over 2 GB");
@@ -102,7 +130,20 @@ class MpiCommunicator final : public Communicator {
   }
 
  private:
-  static bool is_host(const trainer::Backend& backend) { return std::string(backend.name()) == "cpu"; }
+  static bool is_host(const trainer::Backend& backend) { return std::string_view(backend.name()).starts_with("cpu"); }
+  // buf itself for host memory, else a host copy of it.
+  float* stage_in(trainer::Backend& backend, float* buf, size_t n) {
+    if (is_host(backend)) return buf;
+    staging_.resize(n);
+    backend.to_host(staging_.data(), buf, n);
+    return staging_.data();
+  }
+  std::vector<int> shard_counts(size_t n) const {
+    if (n > (size_t)INT_MAX) throw Error(cat("data parallel: ZeRO-1 over MPI shards at most 2^31 values, not ", n));
+    std::vector<int> counts(size_);
+    for (int r = 0; r < size_; r++) counts[r] = (int)shard_range(n, r, size_).size;
+    return counts;
+  }
   int rank_ = 0, size_ = 1;
   bool owns_mpi_ = false;
   std::vector<float> staging_;

@@ -23,11 +23,32 @@ TEST(DataParallel, BatchSlicesAreContiguousAndEqual) {
   EXPECT_THROW(batch_slice(8, 2, 2), Error);
 }
 
+// ZeRO-1 shards tile the buffer exactly: contiguous, in rank order, 64-byte aligned starts.
+TEST(DataParallel, ShardRangesTileTheBuffer) {
+  for (size_t n : {0ul, 1ul, 15ul, 16ul, 17ul, 100ul, 1000003ul})
+    for (int size : {1, 2, 3, 4, 7}) {
+      size_t next = 0;
+      for (int r = 0; r < size; r++) {
+        const ShardRange s = shard_range(n, r, size);
+        EXPECT_EQ(s.begin, next) << n << " " << r << "/" << size;
+        if (s.size) EXPECT_EQ(s.begin % 16, 0u);  // empty trailing shards sit at n
+        next = s.begin + s.size;
+      }
+      EXPECT_EQ(next, n) << n << " over " << size;
+    }
+  EXPECT_EQ(shard_range(100, 0, 2).size, 64u);  // ceil(100/2) = 50, rounded up to 64
+  EXPECT_EQ(shard_range(100, 1, 2).size, 36u);
+  EXPECT_THROW(shard_range(10, 2, 2), Error);
+}
+
 TEST(DataParallel, SingleProcessCommunicatorIsTheIdentity) {
   auto comm = make_single_process_communicator();
   auto backend = trainer::make_cpu_backend({.threads = 1});
   std::vector<float> g = {1.0f, -2.0f, 3.5f};
   comm->allreduce_mean(*backend, g.data(), g.size());
+  EXPECT_EQ(g, (std::vector<float>{1.0f, -2.0f, 3.5f}));
+  comm->reduce_scatter_mean(*backend, g.data(), g.size());
+  comm->all_gather(*backend, g.data(), g.size());
   EXPECT_EQ(g, (std::vector<float>{1.0f, -2.0f, 3.5f}));
   EXPECT_EQ(comm->allreduce_sum(2.5), 2.5);
   EXPECT_EQ(comm->rank(), 0);

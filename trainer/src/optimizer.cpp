@@ -1,5 +1,6 @@
 #include "trainer/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "corpus/error.h"
@@ -12,9 +13,14 @@ bool parameter_decays(int i, const AdamWOptions& options) {
   return false;
 }
 
-AdamW::AdamW(GPT& model, const AdamWOptions& options) : model_(model), options_(options) {
-  m_ = model.backend().alloc(model.num_params());
-  v_ = model.backend().alloc(model.num_params());
+AdamW::AdamW(GPT& model, const AdamWOptions& options, kernels::Communicator* shard_over)
+    : model_(model), options_(options), shard_{0, model.num_params()} {
+  if (shard_over && shard_over->size() > 1) {
+    shard_over_ = shard_over;
+    shard_ = kernels::shard_range(model.num_params(), shard_over->rank(), shard_over->size());
+  }
+  m_ = model.backend().alloc(shard_.size);
+  v_ = model.backend().alloc(shard_.size);
 }
 
 AdamW::~AdamW() {
@@ -25,7 +31,10 @@ AdamW::~AdamW() {
 float AdamW::step(float lr) {
   Backend& be = model_.backend();
   const size_t n = model_.num_params();
-  const float norm = (float)std::sqrt(be.sum_squares(model_.grads(), n));
+  if (shard_over_) shard_over_->reduce_scatter_mean(be, model_.grads(), n);
+  double sum_squares = be.sum_squares(model_.grads() + shard_.begin, shard_.size);
+  if (shard_over_) sum_squares = shard_over_->allreduce_sum(sum_squares);
+  const float norm = (float)std::sqrt(sum_squares);
   float scale = 1.0f;
   if (options_.grad_clip > 0 && norm > options_.grad_clip) scale = options_.grad_clip / (norm + 1e-6f);
   t_++;
@@ -34,33 +43,40 @@ float AdamW::step(float lr) {
   const float bc2 = (float)(1.0 - std::pow((double)options_.beta2, (double)t_));
   const auto sizes = parameter_sizes(model_.config());
   size_t offset = 0;
-  for (int i = 0; i < kNumParameterTensors; i++) {  // one call per tensor: its own decay
-    if (sizes[i]) {
-      be.adamw_update(model_.params() + offset, model_.grads() + offset, m_ + offset, v_ + offset, sizes[i], lr,
-                      options_.beta1, options_.beta2, options_.eps,
+  const size_t shard_end = shard_.begin + shard_.size;
+  for (int i = 0; i < kNumParameterTensors; i++) {  // one call per tensor (its own decay), within the shard
+    const size_t lo = std::max(offset, shard_.begin), hi = std::min(offset + sizes[i], shard_end);
+    if (lo < hi) {
+      be.adamw_update(model_.params() + lo, model_.grads() + lo, m_ + (lo - shard_.begin), v_ + (lo - shard_.begin),
+                      hi - lo, lr, options_.beta1, options_.beta2, options_.eps,
                       parameter_decays(i, options_) ? options_.weight_decay : 0.0f, bc1, bc2, scale);
     }
     offset += sizes[i];
   }
+  if (shard_over_) shard_over_->all_gather(be, model_.params(), n);
   return norm;
 }
 
-std::vector<float> AdamW::download_m() const {
-  std::vector<float> host(model_.num_params());
-  model_.backend().to_host(host.data(), m_, host.size());
+std::vector<float> AdamW::download(const float* state) const {
+  const size_t n = model_.num_params();
+  std::vector<float> host(n);
+  model_.backend().to_host(host.data() + shard_.begin, state, shard_.size);
+  if (shard_over_) {  // every rank's shard from its owner (checkpoints only: host bytes are fine)
+    for (int r = 0; r < shard_over_->size(); r++) {
+      const kernels::ShardRange s = kernels::shard_range(n, r, shard_over_->size());
+      shard_over_->broadcast_bytes(host.data() + s.begin, s.size * sizeof(float), r);
+    }
+  }
   return host;
 }
-std::vector<float> AdamW::download_v() const {
-  std::vector<float> host(model_.num_params());
-  model_.backend().to_host(host.data(), v_, host.size());
-  return host;
-}
+std::vector<float> AdamW::download_m() const { return download(m_); }
+std::vector<float> AdamW::download_v() const { return download(v_); }
 
 void AdamW::restore(const std::vector<float>& m, const std::vector<float>& v, uint64_t steps_taken) {
   if (m.size() != model_.num_params() || v.size() != model_.num_params())
     throw Error(cat("optimizer state has ", m.size(), "/", v.size(), " values, the model ", model_.num_params()));
-  model_.backend().to_device(m_, m.data(), m.size());
-  model_.backend().to_device(v_, v.data(), v.size());
+  model_.backend().to_device(m_, m.data() + shard_.begin, shard_.size);
+  model_.backend().to_device(v_, v.data() + shard_.begin, shard_.size);
   t_ = steps_taken;
 }
 

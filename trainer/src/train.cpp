@@ -32,7 +32,8 @@ Trainer::Trainer(const TrainOptions& options, std::unique_ptr<BatchSource> batch
     throw Error(cat("train: seq_len ", options_.seq_len, " exceeds the model's block_size ", config.max_seq_len));
   if (options_.objective == Objective::kMaskedLM && config.padded_vocab() <= config.vocab_size)
     throw Error(cat("train: masked-LM uses token ", config.vocab_size, " as [MASK] and needs padded_vocab_size > vocab_size"));
-  optimizer_ = std::make_unique<AdamW>(*model_, options_.adamw);
+  optimizer_ = std::make_unique<AdamW>(*model_, options_.adamw,
+                                       options_.shard_optimizer ? options_.communicator.get() : nullptr);
   rng_ = Rng(options_.seed);
   if (!options_.resume_checkpoint.empty()) load(*start);
   else if (start) model_->upload_params(start->params);  // fine-tuning: weights only
@@ -82,7 +83,8 @@ float Trainer::step() {
   if (world_size(options_) > 1) {
     // The mean over ranks of equal slices is the gradient of the global batch's mean loss;
     // the clip norm below is then computed from the same averaged gradient on every rank.
-    options_.communicator->allreduce_mean(*backend_, model_->grads(), model_->num_params());
+    // (A sharded optimizer reduce-scatters the gradient itself.)
+    if (!optimizer_->sharded()) options_.communicator->allreduce_mean(*backend_, model_->grads(), model_->num_params());
     loss = options_.communicator->allreduce_sum(loss) / world_size(options_);
   }
   last_lr_ = cosine_lr(options_.lr, step_);
@@ -228,13 +230,19 @@ TrainResult train(const TrainOptions& options, std::unique_ptr<BatchSource> batc
     p.eta_seconds = p.elapsed_seconds / done * (options.max_steps - p.step);
     log.write(p);
     if (progress && leader) progress(p);
-    if (leader && !options.checkpoint_path.empty() && options.checkpoint_every > 0 && p.step % options.checkpoint_every == 0 &&
-        !last)
-      trainer.save(options.checkpoint_path);
+    // Every rank takes part in making a checkpoint (a sharded optimizer gathers its state); rank 0 writes it.
+    if (!options.checkpoint_path.empty() && options.checkpoint_every > 0 && p.step % options.checkpoint_every == 0 &&
+        !last) {
+      const Checkpoint ck = trainer.checkpoint();
+      if (leader) write_checkpoint(options.checkpoint_path, ck);
+    }
     result.final_loss = p.loss;
     if (p.val_loss >= 0) result.val_loss = p.val_loss;
   }
-  if (leader && !options.checkpoint_path.empty()) trainer.save(options.checkpoint_path);
+  if (!options.checkpoint_path.empty()) {
+    const Checkpoint ck = trainer.checkpoint();
+    if (leader) write_checkpoint(options.checkpoint_path, ck);
+  }
   if (leader && !options.llmc_path.empty())
     write_llmc_checkpoint(options.llmc_path, trainer.model().config(), trainer.model().download_params());
   result.steps = trainer.steps_done();

@@ -51,16 +51,24 @@ uint64_t count_sentences(std::string_view line) {
   uint64_t n = 0;
   bool content = false;  // a non-space, non-terminal character since the last boundary
   size_t i = 0;
-  while (i < line.size()) {
+  const size_t size = line.size();
+  auto terminal = [](char c) { return c == '.' || c == '!' || c == '?'; };
+  while (i < size) {
+    auto b = static_cast<unsigned char>(line[i]);
+    if (b < 0x80 && !terminal(char(b))) {  // most bytes: ASCII, no decoding
+      content |= !is_ascii_space(b);
+      ++i;
+      continue;
+    }
     char32_t cp = next_code_point(line, i);
     if (cp == 0x3002 || cp == 0xFF01 || cp == 0xFF1F) {  // 。！？ end a sentence outright
       if (content) ++n;
       content = false;
     } else if (cp == '.' || cp == '!' || cp == '?') {
       size_t j = i;
-      while (j < line.size() && (line[j] == '.' || line[j] == '!' || line[j] == '?')) ++j;
+      while (j < size && terminal(line[j])) ++j;
       size_t k = j;
-      bool boundary = j >= line.size() || is_unicode_space(next_code_point(line, k));
+      bool boundary = j >= size || is_unicode_space(next_code_point(line, k));
       if (boundary && content) {
         ++n;
         content = false;
@@ -85,21 +93,31 @@ std::string_view check_c4(std::string_view text, const C4Options& o, C4Stats& st
   std::string_view reason;
   for (std::string_view raw : lines) {
     std::string_view line = strip_spaces(raw);
-    // Words are white-space separated here (Python's str.split), as in c4_utils.
+    // Words are white-space separated here (Python's str.split), as in c4_utils. A line
+    // of at most max_word_length bytes cannot hold a longer word, and past that only
+    // whether it has min_words_per_line words matters: the count stops there.
     uint64_t num_words = 0;
     bool too_long = false;
     {
+      const bool check_length = o.max_word_length && line.size() > o.max_word_length;
       size_t i = 0, word_chars = 0;
       bool in_word = false;
       while (i < line.size()) {
-        char32_t cp = next_code_point(line, i);
-        if (is_unicode_space(cp)) {
+        auto b = static_cast<unsigned char>(line[i]);
+        bool space = b < 0x80 ? (++i, is_ascii_space(b)) : is_unicode_space(next_code_point(line, i));
+        if (space) {
           in_word = false;
           word_chars = 0;
-        } else {
-          if (!in_word) ++num_words;
-          in_word = true;
-          if (o.max_word_length && ++word_chars > o.max_word_length) too_long = true;
+          continue;
+        }
+        if (!in_word) {
+          ++num_words;
+          if (!check_length && num_words >= o.min_words_per_line) break;
+        }
+        in_word = true;
+        if (check_length && ++word_chars > o.max_word_length) {
+          too_long = true;
+          break;
         }
       }
     }
@@ -127,9 +145,11 @@ std::string_view check_c4(std::string_view text, const C4Options& o, C4Stats& st
     // ASCII-lowercased copy for the phrase rules (ASCII only: see above).
     std::string& low = scratch.cleaned_lower;
     low.resize(line.size());
-    for (size_t k = 0; k < line.size(); ++k) {  // branch-free, so it vectorises
-      auto ch = static_cast<unsigned char>(line[k]);
-      low[k] = char(ch | (uint8_t(ch - 'A') < 26 ? 0x20 : 0));
+    {
+      const auto* __restrict src = reinterpret_cast<const unsigned char*>(line.data());
+      auto* __restrict dst = reinterpret_cast<unsigned char*>(low.data());
+      for (size_t k = 0; k < line.size(); ++k)  // branch-free, so it vectorises
+        dst[k] = src[k] | (uint8_t(src[k] - 'A') < 26 ? 0x20 : 0);
     }
     auto has = [&](std::string_view phrase) { return low.find(phrase) != std::string::npos; };
     if (o.filter_lorem_ipsum && has("lorem ipsum")) {

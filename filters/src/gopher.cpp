@@ -161,7 +161,8 @@ std::string_view check_gopher_repetition(std::string_view text, const GopherRepe
   st.dup_line_char_frac = double(dup_line_chars) / chars;
 
   // Word n-grams, n = 2..10, identified exactly rather than by a hash: a word's id is
-  // the first position of the same word (bytes compared); the n-gram at i is the pair
+  // the first position of the same word (word_key: the bytes themselves for words of up
+  // to 7 bytes, else a hash confirmed by comparing bytes); the n-gram at i is the pair
   // (id of the (n-1)-gram at i, id of word i+n-1), and its id the first position of that
   // pair. An n-gram can only repeat if the two (n-1)-grams it contains both repeat, so
   // each order only looks at `shared`, the positions whose (n-1)-gram repeats, and pairs
@@ -190,12 +191,14 @@ std::string_view check_gopher_repetition(std::string_view text, const GopherRepe
   wh.resize(N);
   for (uint32_t i = 0; i < N; ++i) {
     pc[i + 1] = pc[i] + words[i].chars;
-    wh[i] = hash_bytes(word(i));
+    wh[i] = word_key(word(i), text.data() + text.size());
   }
   for (uint32_t i = 0; i < N; ++i) {
     if (i + kAhead < N) scratch.table.prefetch(wh[i + kAhead]);
     std::string_view w = word(i);
-    uint32_t first = scratch.table.add(wh[i], i, [&](uint32_t j) { return same_bytes(word(j), w); });
+    // Equal short keys are equal words; equal hashes are confirmed on the bytes.
+    uint32_t first =
+        scratch.table.add(wh[i], i, [&](uint32_t j) { return is_exact_word_key(wh[i]) || same_bytes(word(j), w); });
     wid[i] = first;
     cnt[first] = first == i ? 1 : cnt[first] + 1;
   }

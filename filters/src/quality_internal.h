@@ -6,7 +6,9 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
+#include <cstring>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -31,6 +33,24 @@ inline uint64_t short_code(std::string_view s) {
   return v;
 }
 
+// A word's table key. Words of at most 7 bytes (most of them) are their own key, the
+// short code: equal keys are equal words. Longer words get a hash with the top byte set
+// to 0xFF (no short code has it), which a caller must confirm by comparing bytes.
+// `end` is the end of the text the word is in: a word with 8 bytes of text from its
+// start is read in one load.
+inline uint64_t word_key(std::string_view w, const char* end) {
+  if (w.size() > kShortBytes) return hash_bytes(w) | 0xFFull << 56;
+  if constexpr (std::endian::native == std::endian::little) {
+    if (end - w.data() >= 8) {
+      uint64_t v;
+      std::memcpy(&v, w.data(), 8);
+      return (v & ((uint64_t(1) << (8 * w.size())) - 1)) | uint64_t(w.size()) << 56;
+    }
+  }
+  return short_code(w);
+}
+inline bool is_exact_word_key(uint64_t key) { return (key >> 56) <= kShortBytes; }
+
 // Byte equality without a library call for short strings.
 inline bool same_bytes(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -49,16 +69,14 @@ inline bool same_bytes(std::string_view a, std::string_view b) {
 class FirstPositionTable {
  public:
   static constexpr auto always_equal = [](uint32_t) { return true; };
-  // Empties the table in O(1) (a new generation) and makes room for `expected` keys.
+  // Empties the table in O(1) (a new generation) and makes room for `expected` keys; it
+  // grows past that when needed (a guess too small costs a rehash, one too large costs
+  // cache misses: a sparse table spreads its keys over more memory).
   void reset(size_t expected) {
     size_t cap = 16;
-    shift_ = 60;
-    while (cap < expected * 2) cap <<= 1, --shift_;
-    if (cap > slots_.size() || ++generation_ == 0) {
-      slots_.assign(std::max(cap, slots_.size()), Slot{0, 0, 0});
-      generation_ = 1;
-    }
-    mask_ = cap - 1;  // use the first `cap` slots: a small document probes a small range
+    while (cap < expected * 2) cap <<= 1;
+    start(cap);
+    size_ = 0;
   }
   // The id of `key`: the position it was first added with, or `position` if it is new.
   // `same(id)` says whether the item at `id` equals the one at `position`.
@@ -69,6 +87,7 @@ class FirstPositionTable {
       Slot& s = slots_[i];
       if (s.generation != generation_) {
         s = Slot{key, position, generation_};
+        if (++size_ * 2 > mask_ + 1) grow();
         return position;
       }
       if (s.key == key && same(s.first)) return s.first;
@@ -92,9 +111,32 @@ class FirstPositionTable {
     uint32_t first;
     uint32_t generation;  // the slot is empty unless this equals the table's generation
   };
+  // Uses the first `cap` slots (a small document probes a small range), emptied.
+  void start(size_t cap) {
+    shift_ = 64 - std::countr_zero(cap);
+    if (cap > slots_.size() || ++generation_ == 0) {
+      slots_.assign(std::max(cap, slots_.size()), Slot{0, 0, 0});
+      generation_ = 1;
+    }
+    mask_ = cap - 1;
+  }
+  // Doubles the capacity at half load, keeping the keys (linear probing stays short).
+  void grow() {
+    old_.clear();
+    for (size_t i = 0; i <= mask_; ++i)
+      if (slots_[i].generation == generation_) old_.push_back(slots_[i]);
+    start(2 * (mask_ + 1));
+    for (const Slot& o : old_) {
+      size_t i = slot_of(o.key);
+      while (slots_[i].generation == generation_) i = (i + 1) & mask_;
+      slots_[i] = Slot{o.key, o.first, generation_};
+    }
+  }
   std::vector<Slot> slots_;
+  std::vector<Slot> old_;  // grow()'s scratch
+  size_t size_ = 0;
   size_t mask_ = 0;
-  int shift_ = 60;
+  int shift_ = 60;  // 64 - log2(capacity)
   uint32_t generation_ = 0;
 };
 

@@ -233,6 +233,20 @@ TEST(FirstPositionTable, EqualKeysOfDifferentItemsStayApart) {
   EXPECT_EQ(ids, (std::vector<uint32_t>{0, 1, 0, 3, 1, 0}));
 }
 
+TEST(FirstPositionTable, WordKeysOfShortWordsAreTheWords) {
+  using quality_detail::is_exact_word_key;
+  using quality_detail::word_key;
+  using namespace std::literals;
+  std::string_view text = "abc abcdefg abcdefgh a\0 abc"sv;
+  const char* end = text.data() + text.size();
+  // The same word read with one 8-byte load (at the start) or byte by byte (near the end).
+  EXPECT_EQ(word_key(text.substr(0, 3), end), word_key(text.substr(text.size() - 3), end));
+  EXPECT_NE(word_key(text.substr(0, 3), end), word_key(text.substr(0, 2), end));
+  EXPECT_NE(word_key(text.substr(20, 1), end), word_key(text.substr(20, 2), end));  // "a" and "a\0"
+  EXPECT_TRUE(is_exact_word_key(word_key(text.substr(4, 7), end)));
+  EXPECT_FALSE(is_exact_word_key(word_key(text.substr(12, 8), end)));  // 8 bytes: a hash
+}
+
 TEST(C4, LineRulesAndSentences) {
   std::string long_word(1001, 'x');
   std::string text =

@@ -1,6 +1,9 @@
 // C4's line and page rules (Raffel et al. 2020; TFDS c4_utils.clean_page) and FineWeb's
 // line-statistics rules (Penedo et al. 2024), in datatrove's order and conventions.
+#include <string.h>  // memmem
+
 #include <algorithm>
+#include <array>
 
 #include "filters/basic.h"
 #include "filters/src/quality_internal.h"
@@ -53,7 +56,18 @@ uint64_t count_sentences(std::string_view line) {
   size_t i = 0;
   const size_t size = line.size();
   auto terminal = [](char c) { return c == '.' || c == '!' || c == '?'; };
+  // Bytes that can change the count once a sentence has content: '.', '!', '?' and
+  // non-ASCII lead bytes (CJK terminals). Everything between them is skipped.
+  static constexpr auto kStops = [] {
+    std::array<bool, 256> t{};
+    t['.'] = t['!'] = t['?'] = true;
+    for (int b = 0x80; b < 256; ++b) t[b] = true;
+    return t;
+  }();
   while (i < size) {
+    if (content)
+      while (i < size && !kStops[static_cast<unsigned char>(line[i])]) ++i;
+    if (i >= size) break;
     auto b = static_cast<unsigned char>(line[i]);
     if (b < 0x80 && !terminal(char(b))) {  // most bytes: ASCII, no decoding
       content |= !is_ascii_space(b);
@@ -151,7 +165,11 @@ std::string_view check_c4(std::string_view text, const C4Options& o, C4Stats& st
       for (size_t k = 0; k < line.size(); ++k)  // branch-free, so it vectorises
         dst[k] = src[k] | (uint8_t(src[k] - 'A') < 26 ? 0x20 : 0);
     }
-    auto has = [&](std::string_view phrase) { return low.find(phrase) != std::string::npos; };
+    // memmem (glibc: a hashed shift table for short needles) rather than find, which
+    // stops at every occurrence of the phrase's first letter ('t', 'p', 'c' are common).
+    auto has = [&](std::string_view phrase) {
+      return memmem(low.data(), low.size(), phrase.data(), phrase.size()) != nullptr;
+    };
     if (o.filter_lorem_ipsum && has("lorem ipsum")) {
       reason = "c4_lorem_ipsum";
       break;

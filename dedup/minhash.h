@@ -1,21 +1,23 @@
 // MinHash signatures and LSH band keys.
 //
 // A document becomes a set of shingles (word n-grams, default 5, or character n-grams),
-// each hashed once to 64 bits (xxh3). K = bands × rows permutations
-// π_k(x) = (a_k·x + b_k) mod p, p = 2^61 − 1 (the Mersenne prime of datasketch and
-// text-dedup; a_k, b_k drawn from `seed`), give the signature sig[k] = min over
-// shingles of π_k(h mod p). Two documents agree on sig[k] with probability equal to the
-// Jaccard similarity of their shingle sets, so a band of r rows matches with probability
-// s^r and at least one of b bands with P(s) = 1 − (1 − s^r)^b (the S-curve; `kiln dedup
-// plan` prints it).
+// each hashed once to 64 bits (xxh3). K = bands × rows hash functions
+// π_k(h) = low 32 bits of ((a_k·h + b_k) mod 2^64) mod p, p = 2^61 − 1, a_k, b_k drawn
+// from `seed`: the arithmetic of datasketch and text-dedup (a uint64 product that wraps,
+// the Mersenne modulus, `& 0xFFFFFFFF`), with the modulus taken as one fold
+// (v & p) + (v >> 61), which differs from `% p` once in 2^58 values (minhash.cpp).
+// The signature is sig[k] = min over shingles of π_k(h). Two documents agree on sig[k]
+// with probability ≈ the Jaccard similarity of their shingle sets, so a band of r rows
+// matches with probability s^r and at least one of b bands with P(s) = 1 − (1 − s^r)^b
+// (the S-curve; `kiln dedup plan` prints it).
 //
-// Unlike datasketch, x·a is computed exactly (no uint64 wrap-around before the modulo),
-// in 32-bit limbs with AVX2 or AVX-512 kernels picked at run time: see minhash.cpp.
+// Computed with AVX-512 (vpmullq) or AVX2 kernels picked at run time: see minhash.cpp.
 //
 //   MinHashOptions options;                 // 5-word shingles, 14 bands × 8 rows
 //   MinHasher hasher(options);
-//   std::vector<uint64_t> shingles, sig(hasher.num_perm());
-//   shingle_hashes("the normalized text ...", options, shingles);
+//   std::vector<uint64_t> shingles;
+//   std::vector<uint32_t> sig(hasher.num_perm());
+//   shingle_hashes("the normalized text ...", options.shingle, options.ngram, shingles);
 //   hasher.signature(shingles, sig.data());
 //   std::vector<Key128> keys(options.bands);
 //   hasher.band_keys(sig.data(), keys.data());
@@ -66,18 +68,25 @@ class MinHasher {
   explicit MinHasher(const MinHashOptions& options);
   int num_perm() const { return int(b_.size()); }
 
-  // sig[k] = min over shingles of π_k(h); all-ones (no shingle) when `shingles` is empty.
-  void signature(const std::vector<uint64_t>& shingles, uint64_t* sig) const;
-  // The same with unsigned __int128 arithmetic, one value at a time: the oracle the fast
-  // path is tested against.
-  void signature_reference(const std::vector<uint64_t>& shingles, uint64_t* sig) const;
-  // One 128-bit key per band: xxh3-128 of the band's `rows` signature values.
-  void band_keys(const uint64_t* sig, Key128* keys) const;
+  // sig[k] (K values) = min over shingles of π_k(h); all-ones when there is no shingle.
+  void signature(const uint64_t* shingles, size_t n, uint32_t* sig) const;
+  void signature(const std::vector<uint64_t>& shingles, uint32_t* sig) const {
+    signature(shingles.data(), shingles.size(), sig);
+  }
+  // The same written plainly (`(a * h + b) % p`, one value at a time): the oracle the
+  // vector kernels are tested against.
+  void signature_reference(const std::vector<uint64_t>& shingles, uint32_t* sig) const;
+  // One 128-bit key per band: xxh3-128 of the band's `rows` signature values (uint32,
+  // little-endian).
+  void band_keys(const uint32_t* sig, Key128* keys) const;
+  // The permutation parameters (for tests and reference implementations).
+  uint64_t multiplier(int k) const { return a_[size_t(k)]; }
+  uint64_t offset(int k) const { return b_[size_t(k)]; }
 
  private:
   int bands_, rows_;
   std::vector<uint64_t> a_, b_;          // (K) multipliers in [1, p) and offsets in [0, p)
-  std::vector<uint64_t> a_pad_, b_pad_;  // (K rounded up to 16) for the vector kernels
+  std::vector<uint64_t> a_pad_, b_pad_;  // (K rounded up to 8) for the vector kernels
 };
 
 // The signature kernel picked for this CPU: "avx512", "avx2" or "portable"

@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
     // Check before timing: the vector path equals the __int128 reference.
     {
       std::string norm;
-      std::vector<uint64_t> sh, a(K), b(K);
+      std::vector<uint64_t> sh;
+      std::vector<uint32_t> a(K), b(K);
       for (size_t i = 0; i < std::min<size_t>(texts.size(), 200); ++i) {
         normalize_text(texts[i], mo.normalize, norm);
         shingle_hashes(norm, mo.shingle, mo.ngram, sh);
@@ -66,7 +67,8 @@ int main(int argc, char** argv) {
     std::vector<Step> steps = {{"normalize", {}}, {"shingles (xxh3-64)", {}}, {"signature (K=112)", {}},
                                {"band keys (14)", {}}, {"all four", {}}};
     std::string norm;
-    std::vector<uint64_t> sh, sig(K);
+    std::vector<uint64_t> sh;
+    std::vector<uint32_t> sig(K);
     std::vector<Key128> keys(mo.bands);
     uint64_t sink = 0;
     for (int rep = 0; rep < repeat; ++rep) {

@@ -4,8 +4,9 @@ plainly, as a correctness cross-check and a throughput floor.
 
 Same normalization (lowercase, punctuation removed, digits -> 0, whitespace collapsed),
 same 5-word shingles hashed with xxh3-64, same permutations (splitmix64 from the seed,
-a in [1, p), b in [0, p), p = 2^61 - 1, exact arithmetic in 32-bit limbs), same band
-keys (xxh3-128 of each band's 8 little-endian uint64 values), same exact hash (xxh3-128
+a in [1, p), b in [0, p), p = 2^61 - 1; pi(h) = low 32 bits of (a*h + b mod 2^64) folded
+mod p, as datasketch and text-dedup compute it), same band keys (xxh3-128 of each band's
+8 little-endian uint32 values), same exact hash (xxh3-128
 of whitespace-collapsed text), union-find with the smallest ordinal as root.
 
   reference_minhash.py CORPUS.jsonl[.zst] [--clusters kiln_out/clusters.jsonl] [--limit N]
@@ -98,21 +99,11 @@ def shingles(norm, n=5):
 
 
 def signature(hashes, a, b):
-    x = hashes.copy()
-    x = (x & np.uint64(P)) + (x >> np.uint64(61))
-    x = np.where(x >= np.uint64(P), x - np.uint64(P), x)
-    x0 = (x & np.uint64(0xFFFFFFFF))[:, None]
-    x1 = (x >> np.uint64(32))[:, None]
-    a0 = (a & np.uint64(0xFFFFFFFF))[None, :]
-    a1 = (a >> np.uint64(32))[None, :]
-    lo = a0 * x0
-    mid = a1 * x0 + a0 * x1
-    hi = a1 * x1
-    v = ((lo & np.uint64(P)) + (lo >> np.uint64(61)) + ((mid & np.uint64((1 << 29) - 1)) << np.uint64(32)) +
-         (mid >> np.uint64(29)) + (hi << np.uint64(3)) + b[None, :])
+    # datasketch / text-dedup: (a * h + b) wrapping in uint64, mod p, & 0xFFFFFFFF; the
+    # modulus as one Mersenne fold (v & p) + (v >> 61), as kiln computes it.
+    v = a[None, :] * hashes[:, None] + b[None, :]
     v = (v & np.uint64(P)) + (v >> np.uint64(61))
-    v = np.where(v >= np.uint64(P), v - np.uint64(P), v)
-    return v.min(axis=0)
+    return (v & np.uint64(0xFFFFFFFF)).astype(np.uint32).min(axis=0)
 
 
 def read_docs(path, limit):
@@ -151,7 +142,7 @@ def main():
             continue
         h = np.fromiter((xxhash.xxh3_64_intdigest(s.encode('utf-8')) for s in sh), dtype=np.uint64, count=len(sh))
         sig = signature(h, a, b)
-        keys.append([xxhash.xxh3_128_intdigest(sig[j * args.rows:(j + 1) * args.rows].astype('<u8').tobytes())
+        keys.append([xxhash.xxh3_128_intdigest(sig[j * args.rows:(j + 1) * args.rows].astype('<u4').tobytes())
                      for j in range(args.bands)])
     secs = time.perf_counter() - t0
     print(f'reference (python+numpy, 1 core): {len(docs)} docs, {nbytes / 1e6:.1f} MB: signatures + band keys '

@@ -387,7 +387,7 @@ class Index {
   void process(SigBatch& b, uint32_t input) {
     thread_local std::string norm;
     thread_local std::vector<uint64_t> shingles;
-    thread_local std::vector<uint64_t> sig;
+    thread_local std::vector<uint32_t> sig;
     sig.resize(size_t(hasher_.num_perm()));
     for (Record& record : b.records) {
       if (record.skipped()) continue;
@@ -814,7 +814,7 @@ std::string DedupOptions::describe() const {
   const char* m = mode == DedupMode::kExact ? "exact" : mode == DedupMode::kNear ? "near" : "exact+near";
   return cat("mode=", m, " exact_normalize=", exact_normalize.to_string(),
              " shingle=", minhash.shingle == ShingleKind::kWords ? "words" : "chars", " ngram=", minhash.ngram,
-             " bands=", minhash.bands, " rows=", minhash.rows, " seed=", minhash.seed,
+             " bands=", minhash.bands, " rows=", minhash.rows, " seed=", minhash.seed, " minhash=wrap64-mod61-low32",
              " normalize=", minhash.normalize.to_string(), " verify=", verify_threshold,
              " verify_max_compare=", verify_max_compare, " quality_field=", quality_field, " url_field=", url_field,
              " text_field=", reader.text_field, " id_field=", reader.id_field, " format=", int(reader.format),

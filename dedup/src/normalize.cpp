@@ -4,8 +4,16 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdlib>
+#include <string_view>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#pragma GCC diagnostic ignored "-Wuninitialized"  // GCC 12 and _mm512_undefined_*() (see minhash.cpp)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include "corpus/error.h"
+#include "dedup/src/normalize_internal.h"
 
 namespace kiln::dedup {
 
@@ -98,20 +106,85 @@ const AsciiTable& table_for(const NormalizeOptions& o) {
   return tables[size_t(bits)];
 }
 
-}  // namespace
+// ASCII runs 64 bytes at a time (AVX-512 VBMI2), when whitespace is collapsed: each byte
+// is mapped through the action table with one vpermi2b, dropped bytes (punctuation)
+// squeezed out with vpcompressb, then every space that follows a space (or starts the
+// output) squeezed out with a second one. Spaces are written eagerly here, where the
+// scalar path defers them ("pending"); a trailing one is trimmed at the end, so the
+// output is the same byte for byte (tested against normalize_text_scalar). Stops at the
+// first byte ≥ 0x80 or < 2 (the table's "write as is" entries) and returns the bytes
+// consumed. `w` needs 64 bytes of slack: whole vectors are stored.
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2,popcnt,bmi"))) size_t normalize_ascii_avx512(
+    const unsigned char* p, size_t n, const AsciiTable& t, char*& w, const char* begin) {
+  const __m512i lo = _mm512_loadu_si512(t.action), hi = _mm512_loadu_si512(t.action + 64);
+  const __m512i one = _mm512_set1_epi8(1), two = _mm512_set1_epi8(2), blank = _mm512_set1_epi8(' ');
+  size_t i = 0;
+  while (i < n) {
+    const size_t len = std::min<size_t>(64, n - i);
+    const __mmask64 valid = len == 64 ? ~__mmask64(0) : (__mmask64(1) << len) - 1;
+    const __m512i in = _mm512_maskz_loadu_epi8(valid, p + i);
+    // Bytes ≥ 0x80 are negative as signed: one signed compare finds them and 0x00, 0x01.
+    const uint64_t bad = _mm512_cmplt_epi8_mask(in, two) & valid;
+    const size_t take = bad ? size_t(__builtin_ctzll(bad)) : len;
+    if (take == 0) break;
+    const __mmask64 in_run = take == 64 ? ~__mmask64(0) : (__mmask64(1) << take) - 1;
+    const __m512i act = _mm512_permutex2var_epi8(lo, in, hi);  // action[byte & 127]
+    const __mmask64 kept = _mm512_test_epi8_mask(act, act) & in_run;  // kDrop = 0
+    const __m512i packed = _mm512_maskz_compress_epi8(kept, act);
+    const int m = __builtin_popcountll(kept);
+    const uint64_t live = m == 64 ? ~uint64_t(0) : (uint64_t(1) << m) - 1;
+    const uint64_t sp = _mm512_cmpeq_epi8_mask(packed, one) & live;  // kSpace = 1
+    const uint64_t prev_space = (w == begin || w[-1] == ' ') ? 1 : 0;
+    const uint64_t out_mask = live & ~(sp & ((sp << 1) | prev_space));
+    const __m512i bytes = _mm512_mask_mov_epi8(packed, sp, blank);
+    _mm512_storeu_si512(w, _mm512_maskz_compress_epi8(out_mask, bytes));
+    w += __builtin_popcountll(out_mask);
+    i += take;
+    if (take < len) break;
+  }
+  return i;
+}
 
-void normalize_text(std::string_view text, const NormalizeOptions& o, std::string& out) {
+bool use_avx512_normalize() {
+  const char* force = std::getenv("KILN_MINHASH_KERNEL");  // avx2/portable: scalar too
+  if (force && std::string_view(force) != "avx512") return false;
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vbmi2");
+}
+const bool kAvx512Normalize = use_avx512_normalize();
+#endif
+
+void normalize_impl(std::string_view text, const NormalizeOptions& o, std::string& out, bool vector) {
   const AsciiTable& table = table_for(o);
   // Lowercasing can lengthen a code point (U+023A, 2 bytes → U+2C65, 3 bytes): room for
-  // twice the input, trimmed at the end.
-  out.resize(text.size() * 2 + 8);
+  // twice the input, trimmed at the end, plus a vector of slack for the ASCII path.
+  out.resize(text.size() * 2 + 64);
   char* w = out.data();
   char* const begin = w;
   bool pending_space = false;  // a whitespace run seen since the last kept character
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
-  size_t i = 0;
+  // Spaces the vector path wrote eagerly are the only ' ' in the output when whitespace
+  // is collapsed, so `w[-1] != ' '` keeps the scalar path from doubling them.
+  const bool collapse = o.collapse_whitespace;
+#if defined(__x86_64__) && defined(__GNUC__)
+  vector = vector && collapse && kAvx512Normalize;
+#else
+  vector = false;
+#endif
+  size_t i = 0, retry_vector_at = 0;
   while (i < n) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (vector && i >= retry_vector_at) {
+      if (pending_space && w != begin && w[-1] != ' ') *w++ = ' ';
+      pending_space = false;
+      size_t used = normalize_ascii_avx512(p + i, n - i, table, w, begin);
+      i += used;
+      if (i == n) break;
+      if (used == 0) retry_vector_at = i + 16;  // non-ASCII text: try again a little later
+    }
+#endif
     unsigned char b = p[i];
     if (b < 0x80) {
       uint8_t a = table.action[b];
@@ -119,7 +192,7 @@ void normalize_text(std::string_view text, const NormalizeOptions& o, std::strin
       if (a == kSpace) {
         pending_space = true;
       } else if (a != kDrop) {
-        if (pending_space && w != begin) *w++ = ' ';
+        if (pending_space && w != begin && (!collapse || w[-1] != ' ')) *w++ = ' ';
         pending_space = false;
         *w++ = char(a == 0xFF ? b : a);
       }
@@ -128,7 +201,7 @@ void normalize_text(std::string_view text, const NormalizeOptions& o, std::strin
     utf8proc_int32_t c = 0;
     utf8proc_ssize_t len = utf8proc_iterate(p + i, utf8proc_ssize_t(n - i), &c);
     if (len <= 0) {  // invalid UTF-8 (readers repair it first); keep the byte
-      if (pending_space && w != begin) *w++ = ' ';
+      if (pending_space && w != begin && (!collapse || w[-1] != ' ')) *w++ = ' ';
       pending_space = false;
       *w++ = char(b);
       ++i;
@@ -146,11 +219,22 @@ void normalize_text(std::string_view text, const NormalizeOptions& o, std::strin
       if (o.digits_to_zero && category == UTF8PROC_CATEGORY_ND) c = '0';
       else if (o.lowercase) c = utf8proc_tolower(c);
     }
-    if (pending_space && w != begin) *w++ = ' ';
+    if (pending_space && w != begin && (!collapse || w[-1] != ' ')) *w++ = ' ';
     pending_space = false;
     w += utf8proc_encode_char(c, reinterpret_cast<utf8proc_uint8_t*>(w));
   }
+  if (collapse && w != begin && w[-1] == ' ') --w;  // an eager space with nothing after it
   out.resize(size_t(w - begin));
+}
+
+}  // namespace
+
+void normalize_text(std::string_view text, const NormalizeOptions& o, std::string& out) {
+  normalize_impl(text, o, out, true);
+}
+
+void normalize_text_scalar(std::string_view text, const NormalizeOptions& o, std::string& out) {
+  normalize_impl(text, o, out, false);
 }
 
 }  // namespace kiln::dedup

@@ -2,12 +2,16 @@
 // of generated sets, and the S-curve P(s) = 1 − (1 − s^r)^b.
 #include <gtest/gtest.h>
 
+#include <simdjson.h>
+
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 #include "corpus/error.h"
 #include "dedup/minhash.h"
 #include "dedup/normalize.h"
+#include "dedup/src/normalize_internal.h"
 
 namespace kiln::dedup {
 namespace {
@@ -29,6 +33,33 @@ TEST(Normalize, FoldsCaseSpacePunctuationDigits) {
   normalize_text(std::string_view("a\0b", 3), NormalizeOptions::parse("lower,space,punct"), out);
   EXPECT_EQ(out, std::string("a\0b", 3));
   EXPECT_THROW(NormalizeOptions::parse("lower,bogus"), Error);
+}
+
+// The AVX-512 ASCII path (64-byte blocks, eager spaces) against the scalar loop, on
+// random mixes of letters, digits, punctuation, every kind of space, NUL, and
+// multi-byte code points, at lengths around the block size, for every option set.
+TEST(Normalize, VectorPathEqualsScalar) {
+  const std::vector<std::string> pieces = {"a", "Z", "q", "7", "0", ",", ".", "!", "'", " ", "  ", "\t", "\n", "\r\n",
+                                           "\v", "\f", std::string(1, '\0'), "\x01", "\x02", "é", "É", "\u00a0",
+                                           "\u3000", "—", "\u023a", "中", "\u2028", "٣", "Straße", "word", "WORD"};
+  std::mt19937_64 rng(7);
+  std::string fast, slow;
+  for (int t = 0; t < 3000; ++t) {
+    std::string text;
+    const int target = int(rng() % 200);
+    const bool ascii_heavy = t % 3 != 0;
+    while (int(text.size()) < target) {
+      size_t k = rng() % pieces.size();
+      if (ascii_heavy && k >= 16 && rng() % 8) k = rng() % 16;
+      text += pieces[k];
+    }
+    for (int bits = 0; bits < 16; ++bits) {
+      NormalizeOptions o{bool(bits & 1), bool(bits & 2), bool(bits & 4), bool(bits & 8)};
+      normalize_text(text, o, fast);
+      normalize_text_scalar(text, o, slow);
+      ASSERT_EQ(fast, slow) << "options " << o.to_string() << " trial " << t;
+    }
+  }
 }
 
 TEST(Shingles, WordAndCharacterNgrams) {
@@ -66,7 +97,8 @@ TEST(MinHash, FastPathEqualsReference) {
     o.bands = perms;
     o.rows = 1;
     MinHasher hasher(o);
-    std::vector<uint64_t> sh, fast(perms), ref(perms);
+    std::vector<uint64_t> sh;
+    std::vector<uint32_t> fast(perms), ref(perms);
     for (int t = 0; t < 20; ++t) {
       sh.clear();
       int n = int(rng() % 300) + 1;
@@ -76,6 +108,72 @@ TEST(MinHash, FastPathEqualsReference) {
       ASSERT_EQ(fast, ref) << "perms " << perms << " trial " << t;
     }
   }
+}
+
+// The Mersenne fold x = (v & p) + (v >> 61) lands in [p, p + 6] for a few v, where `% p`
+// would subtract p once more; every kernel keeps the fold there, as the reference does
+// (minhash.cpp, performance notes). Shingles built to hit those v and the top bits.
+TEST(MinHash, KernelsAgreeOnFoldEdgeCases) {
+  MinHashOptions o;
+  MinHasher hasher(o);
+  const int K = o.num_perm();
+  std::vector<uint64_t> targets = {kMersenne61, kMersenne61 + 1, ~uint64_t(0), ~uint64_t(0) - 3,
+                                   (uint64_t(6) << 61) | (kMersenne61 - 5), uint64_t(7) << 61};
+  int crafted = 0;
+  for (int k = 0; k < K; ++k) {
+    const uint64_t a = hasher.multiplier(k), b = hasher.offset(k);
+    if ((a & 1) == 0) continue;  // h ↦ a·h + b is invertible mod 2^64 only for odd a
+    uint64_t inv = a;            // Newton: each step doubles the correct low bits
+    for (int i = 0; i < 6; ++i) inv *= 2 - a * inv;
+    ASSERT_EQ(a * inv, 1u);
+    for (uint64_t v : targets) {
+      std::vector<uint64_t> sh = {(v - b) * inv};
+      std::vector<uint32_t> fast(K), ref(K);
+      hasher.signature(sh, fast.data());
+      hasher.signature_reference(sh, ref.data());
+      ASSERT_EQ(fast, ref) << "k " << k << " v " << v;
+      uint64_t x = (v & kMersenne61) + (v >> 61);
+      ASSERT_EQ(ref[size_t(k)], uint32_t(x));
+      ++crafted;
+    }
+  }
+  EXPECT_GT(crafted, 100);
+}
+
+// Bit for bit against the numpy reference (benchmarks/dedup/reference_minhash.py, the
+// datasketch arithmetic): tests/data/dedup/reference_signatures.jsonl, written by
+// scripts/fixtures/dedup/make_reference_signatures.py.
+TEST(MinHash, SignaturesMatchNumpyReference) {
+  MinHashOptions o;
+  MinHasher hasher(o);
+  simdjson::dom::parser parser;
+  simdjson::dom::document_stream docs;
+  ASSERT_EQ(parser.load_many(KILN_TEST_DATA_DIR "/dedup/reference_signatures.jsonl").get(docs), simdjson::SUCCESS);
+  std::string norm;
+  std::vector<uint64_t> sh;
+  std::vector<uint32_t> sig(size_t(o.num_perm()));
+  std::vector<Key128> keys(size_t(o.bands));
+  int n = 0;
+  for (auto doc : docs) {
+    std::string_view text;
+    ASSERT_EQ(doc["text"].get(text), simdjson::SUCCESS);
+    normalize_text(text, o.normalize, norm);
+    shingle_hashes(norm, o.shingle, o.ngram, sh);
+    hasher.signature(sh, sig.data());
+    hasher.band_keys(sig.data(), keys.data());
+    size_t k = 0;
+    for (auto v : doc["sig"].get_array()) ASSERT_EQ(sig[k++], uint64_t(v.get_uint64())) << "document " << n << " k " << k - 1;
+    ASSERT_EQ(k, sig.size());
+    size_t j = 0;
+    for (auto v : doc["keys"].get_array()) {
+      char hex[33];
+      std::snprintf(hex, sizeof hex, "%016llx%016llx", (unsigned long long)keys[j].hi, (unsigned long long)keys[j].lo);
+      ASSERT_EQ(std::string_view(v.get_string()), std::string_view(hex)) << "document " << n << " band " << j;
+      ++j;
+    }
+    ++n;
+  }
+  EXPECT_EQ(n, 45);
 }
 
 TEST(MinHash, EstimateErrorShrinksAsOneOverSqrtK) {
@@ -90,7 +188,8 @@ TEST(MinHash, EstimateErrorShrinksAsOneOverSqrtK) {
     o.rows = 1;
     o.seed = 5;
     MinHasher hasher(o);
-    std::vector<uint64_t> a, b, sa(K), sb(K);
+    std::vector<uint64_t> a, b;
+    std::vector<uint32_t> sa(K), sb(K);
     double sum_abs = 0, sum_expected = 0;
     for (int t = 0; t < trials; ++t) {
       int shared = 20 + int(rng() % 200), only = int(rng() % 150);
@@ -117,7 +216,8 @@ TEST(MinHash, CandidateRateFollowsSCurve) {
   MinHasher hasher(o);
   std::mt19937_64 rng(17);
   const int trials = 400;
-  std::vector<uint64_t> a, b, sa(o.num_perm()), sb(o.num_perm());
+  std::vector<uint64_t> a, b;
+  std::vector<uint32_t> sa(o.num_perm()), sb(o.num_perm());
   std::vector<Key128> ka(o.bands), kb(o.bands);
   for (double s : {0.3, 0.5, 0.6, 0.7, 0.8, 0.9}) {
     // J = shared / (shared + 2·only) with shared + 2·only = 400.
@@ -152,7 +252,7 @@ TEST(MinHash, SCurveNumbers) {
 TEST(MinHash, SeedChangesPermutationsDeterministically) {
   MinHashOptions o;
   std::vector<uint64_t> sh = {1, 2, 3, 99, 12345678901234567ull};
-  std::vector<uint64_t> s1(o.num_perm()), s2(o.num_perm()), s3(o.num_perm());
+  std::vector<uint32_t> s1(o.num_perm()), s2(o.num_perm()), s3(o.num_perm());
   MinHasher(o).signature(sh, s1.data());
   MinHasher(o).signature(sh, s2.data());
   o.seed = 2;

@@ -68,7 +68,7 @@ std::string_view check_gopher_quality(std::string_view text, const GopherQuality
     std::string_view s = text.substr(w.begin, len);
     bool stop = false;
     if (len <= kShortBytes) {
-      uint64_t code = short_code(s);
+      uint64_t code = short_code_in(s, text.data() + text.size());
       for (size_t k = 0; k < num_stop_codes; ++k) stop |= code == stop_codes[k];
     }
     if (!stop && long_stop_words)
@@ -118,10 +118,8 @@ void split_on_newline_runs(std::string_view text, size_t min_run, std::vector<st
   out.clear();
   size_t start = 0, i = 0;
   while (i < text.size()) {
-    if (text[i] != '\n') {
-      ++i;
-      continue;
-    }
+    i = text.find('\n', i);  // memchr
+    if (i == std::string_view::npos) break;
     size_t j = i;
     while (j < text.size() && text[j] == '\n') ++j;
     if (j - i >= min_run) {

@@ -33,13 +33,9 @@ inline uint64_t short_code(std::string_view s) {
   return v;
 }
 
-// A word's table key. Words of at most 7 bytes (most of them) are their own key, the
-// short code: equal keys are equal words. Longer words get a hash with the top byte set
-// to 0xFF (no short code has it), which a caller must confirm by comparing bytes.
-// `end` is the end of the text the word is in: a word with 8 bytes of text from its
-// start is read in one load.
-inline uint64_t word_key(std::string_view w, const char* end) {
-  if (w.size() > kShortBytes) return hash_bytes(w) | 0xFFull << 56;
+// short_code of a string of at most 7 bytes inside a text that ends at `end`: one
+// 8-byte load where the text has room for it.
+inline uint64_t short_code_in(std::string_view w, const char* end) {
   if constexpr (std::endian::native == std::endian::little) {
     if (end - w.data() >= 8) {
       uint64_t v;
@@ -48,6 +44,13 @@ inline uint64_t word_key(std::string_view w, const char* end) {
     }
   }
   return short_code(w);
+}
+
+// A word's table key. Words of at most 7 bytes (most of them) are their own key, the
+// short code: equal keys are equal words. Longer words get a hash with the top byte set
+// to 0xFF (no short code has it), which a caller must confirm by comparing bytes.
+inline uint64_t word_key(std::string_view w, const char* end) {
+  return w.size() > kShortBytes ? hash_bytes(w) | 0xFFull << 56 : short_code_in(w, end);
 }
 inline bool is_exact_word_key(uint64_t key) { return (key >> 56) <= kShortBytes; }
 

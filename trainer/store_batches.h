@@ -28,7 +28,7 @@ class StoreBatchSource final : public BatchSource {
   TokenStore store_;
   TokenStream stream_;
   int rows_, seq_len_;
-  Window window_;
+  WindowView view_;  // widened straight into the batch: no uint32 copy in between
 };
 
 }  // namespace kiln::trainer

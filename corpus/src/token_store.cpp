@@ -2,7 +2,13 @@
 
 #include <fcntl.h>
 #include <simdjson.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+// Compiled here rather than called in Debian's libxxhash, which is built for baseline
+// x86-64 (SSE2): inlined under x86-64-v3, XXH3 checks a block with AVX2 at about twice the
+// speed, and the checksum of every block a stream reads is most of a raw store's cost.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 #include <zstd.h>
 
@@ -150,18 +156,47 @@ void TokenShardWriter::finish() {
 
 // ---- TokenShard ----------------------------------------------------------------------
 
+void widen_tokens(const std::byte* src, uint32_t dtype_bytes, size_t count, uint32_t* out) {
+  if (dtype_bytes == 4) {
+    std::memcpy(out, src, count * 4);
+    return;
+  }
+  const auto* s = reinterpret_cast<const uint16_t*>(src);
+  for (size_t i = 0; i < count; ++i) out[i] = s[i];
+}
+
+void widen_tokens(const std::byte* src, uint32_t dtype_bytes, size_t count, int32_t* out) {
+  if (dtype_bytes == 4) {
+    std::memcpy(out, src, count * 4);
+    return;
+  }
+  const auto* s = reinterpret_cast<const uint16_t*>(src);
+  for (size_t i = 0; i < count; ++i) out[i] = int32_t(s[i]);
+}
+
 TokenShard::TokenShard(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) throw Error(cat(path, ": cannot open token shard: ", std::strerror(errno)));
-  fd_holder_ = std::shared_ptr<void>(nullptr, [fd = fd_](void*) { ::close(fd); });
-  off_t size = ::lseek(fd_, 0, SEEK_END);
-  if (size < off_t(kFooterBytes)) throw Error(cat(path, ": not a token shard (", size, " bytes, no footer)"));
-  std::string footer(kFooterBytes, '\0');
-  if (::pread(fd_, footer.data(), kFooterBytes, size - off_t(kFooterBytes)) != ssize_t(kFooterBytes))
-    throw Error(cat(path, ": cannot read the footer"));
-  if (std::memcmp(footer.data(), kMagic, 8) != 0)
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(cat(path, ": cannot open token shard: ", std::strerror(errno)));
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    throw Error(cat(path, ": cannot stat token shard: ", std::strerror(errno)));
+  }
+  off_t size = st.st_size;
+  if (size < off_t(kFooterBytes)) {
+    ::close(fd);
+    throw Error(cat(path, ": not a token shard (", size, " bytes, no footer)"));
+  }
+  void* map = ::mmap(nullptr, size_t(size), PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);  // the mapping keeps the file
+  if (map == MAP_FAILED) throw Error(cat(path, ": cannot map token shard: ", std::strerror(errno)));
+  map_ = std::shared_ptr<const std::byte>(static_cast<const std::byte*>(map),
+                                          [size](const std::byte* p) { ::munmap(const_cast<std::byte*>(p), size_t(size)); });
+  const char* file = reinterpret_cast<const char*>(map_.get());
+  const char* footer = file + size - off_t(kFooterBytes);
+  if (std::memcmp(footer, kMagic, 8) != 0)
     throw Error(cat(path, ": not a kiln token shard (bad magic at byte ", size - off_t(kFooterBytes), ")"));
-  const char* p = footer.data() + 8;
+  const char* p = footer + 8;
   Footer f;
   f.version = get<uint32_t>(p);
   f.dtype_bytes = get<uint32_t>(p);
@@ -173,55 +208,67 @@ TokenShard::TokenShard(const std::string& path) : path_(path) {
   f.index_offset = get<uint64_t>(p);
   f.index_hash = get<uint64_t>(p);
   if (f.version != kShardVersion) throw Error(cat(path, ": token shard version ", f.version, ", expected 1"));
+  if (f.dtype_bytes != 2 && f.dtype_bytes != 4) throw Error(cat(path, ": token dtype of ", f.dtype_bytes, " bytes, expected 2 or 4"));
+  if (f.compression > 1) throw Error(cat(path, ": unknown block compression ", f.compression, ", expected 0 (raw) or 1 (zstd)"));
   uint64_t index_bytes = f.num_blocks * 24 + f.num_docs * 8;
   if (f.index_offset + index_bytes + kFooterBytes != uint64_t(size))
     throw Error(cat(path, ": index at byte ", f.index_offset, " does not match the file size ", size));
-  std::string index(index_bytes, '\0');
-  if (::pread(fd_, index.data(), index_bytes, off_t(f.index_offset)) != ssize_t(index_bytes))
-    throw Error(cat(path, ": cannot read the index"));
-  if (XXH3_64bits(index.data(), index.size()) != f.index_hash)
+  const char* index = file + f.index_offset;
+  if (XXH3_64bits(index, index_bytes) != f.index_hash)
     throw Error(cat(path, ": index checksum mismatch (index at byte ", f.index_offset, ")"));
   dtype_bytes_ = f.dtype_bytes;
   block_tokens_ = f.block_tokens;
   compressed_ = f.compression == 1;
   num_tokens_ = f.num_tokens;
-  p = index.data();
+  p = index;
   blocks_.resize(f.num_blocks);
-  for (auto& b : blocks_) {
-    b.offset = get<uint64_t>(p);
-    b.stored_bytes = get<uint32_t>(p);
-    b.num_tokens = get<uint32_t>(p);
-    b.hash = get<uint64_t>(p);
+  checked_ = std::make_unique<std::atomic<bool>[]>(blocks_.size());
+  for (size_t b = 0; b < blocks_.size(); ++b) {
+    Block& block = blocks_[b];
+    block.offset = get<uint64_t>(p);
+    block.stored_bytes = get<uint32_t>(p);
+    block.num_tokens = get<uint32_t>(p);
+    block.hash = get<uint64_t>(p);
+    // Blocks are read in place, so they must lie before the index; raw ones are served as
+    // typed pointers, so they must hold exactly their tokens at an aligned offset.
+    if (block.offset + block.stored_bytes > f.index_offset)
+      throw Error(cat(path, ": block ", b, " at byte ", block.offset, " runs past the index at byte ", f.index_offset));
+    if (!compressed_ && (block.stored_bytes != uint64_t(block.num_tokens) * dtype_bytes_ || block.offset % dtype_bytes_))
+      throw Error(cat(path, ": raw block ", b, " at byte ", block.offset, " holds ", block.stored_bytes, " bytes for ",
+                      block.num_tokens, " tokens"));
   }
   doc_starts_.resize(f.num_docs);
   for (auto& d : doc_starts_) d = get<uint64_t>(p);
 }
 
-void TokenShard::read_block(size_t b, std::vector<uint32_t>& out) const {
+const std::byte* TokenShard::load_block(size_t b, std::vector<std::byte>& buffer, Check check) const {
   const Block& block = blocks_.at(b);
-  std::string stored(block.stored_bytes, '\0');
-  if (::pread(fd_, stored.data(), stored.size(), off_t(block.offset)) != ssize_t(stored.size()))
-    throw Error(cat(path_, ": block ", b, " at byte ", block.offset, ": short read"));
-  std::string raw;
+  const std::byte* stored = map_.get() + block.offset;
+  const std::byte* raw = stored;
   size_t raw_bytes = size_t(block.num_tokens) * dtype_bytes_;
   if (compressed_) {
-    raw.resize(raw_bytes);
-    size_t n = ZSTD_decompress(raw.data(), raw.size(), stored.data(), stored.size());
+    // One decompression context per thread: ZSTD_decompress would allocate one per block.
+    thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    buffer.resize(raw_bytes);
+    size_t n = ZSTD_decompressDCtx(dctx.get(), buffer.data(), raw_bytes, stored, block.stored_bytes);
     if (ZSTD_isError(n) || n != raw_bytes)
       throw Error(cat(path_, ": block ", b, " at byte ", block.offset, ": corrupt (",
                       ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size", ")"));
-  } else {
-    raw = std::move(stored);
+    raw = buffer.data();
+  } else if (check == Check::kFirstUse && checked_[b].load(std::memory_order_relaxed)) {
+    return raw;
   }
-  if (XXH3_64bits(raw.data(), raw.size()) != block.hash)
+  if (XXH3_64bits(raw, raw_bytes) != block.hash)
     throw Error(cat(path_, ": block ", b, " at byte ", block.offset, ": checksum mismatch"));
-  out.resize(block.num_tokens);
-  if (dtype_bytes_ == 4) {
-    std::memcpy(out.data(), raw.data(), raw_bytes);
-  } else {
-    const auto* src = reinterpret_cast<const uint16_t*>(raw.data());
-    for (size_t i = 0; i < out.size(); ++i) out[i] = src[i];
-  }
+  if (!compressed_) checked_[b].store(true, std::memory_order_relaxed);
+  return raw;
+}
+
+void TokenShard::read_block(size_t b, std::vector<uint32_t>& out) const {
+  std::vector<std::byte> buffer;
+  const std::byte* raw = load_block(b, buffer, Check::kAlways);
+  out.resize(blocks_[b].num_tokens);
+  widen_tokens(raw, dtype_bytes_, out.size(), out.data());
 }
 
 // ---- manifest ------------------------------------------------------------------------
@@ -313,10 +360,18 @@ TokenStore TokenStore::open(const std::string& dir) {
       auto shard = std::make_shared<TokenShard>((fs::path(dir) / info.path).string());
       if (shard->num_tokens() != info.num_tokens)
         throw Error(cat(shard->path(), ": holds ", shard->num_tokens(), " tokens, the manifest says ", info.num_tokens));
+      if (shard->dtype_bytes() != store.manifest_.dtype_bytes)  // views are served in the manifest's dtype
+        throw Error(cat(shard->path(), ": tokens of ", shard->dtype_bytes(), " bytes, the manifest says ",
+                        store.manifest_.dtype_bytes));
       d.shard_begin.push_back(d.num_tokens);
       for (uint64_t s : shard->doc_starts()) d.doc_starts.push_back(d.num_tokens + s);
       d.num_tokens += shard->num_tokens();
       d.shards.push_back(std::move(shard));
+    }
+    d.doc_index.resize((d.num_tokens >> kDocIndexShift) + 2);
+    for (size_t k = 0, i = 0; k < d.doc_index.size(); ++k) {
+      while (i < d.doc_starts.size() && d.doc_starts[i] < (uint64_t(k) << kDocIndexShift)) ++i;
+      d.doc_index[k] = i;
     }
   }
   return store;
@@ -326,72 +381,114 @@ uint64_t TokenStore::num_tokens(Split split) const { return data(split).num_toke
 uint64_t TokenStore::num_docs(Split split) const { return data(split).doc_starts.size(); }
 const std::vector<uint64_t>& TokenStore::doc_starts(Split split) const { return data(split).doc_starts; }
 
+void TokenStore::doc_starts_in(Split split, uint64_t begin, uint64_t end, std::vector<uint32_t>& out) const {
+  const SplitData& d = data(split);
+  size_t k = size_t(std::min<uint64_t>(begin >> kDocIndexShift, d.doc_index.size() - 2));
+  auto first = d.doc_starts.begin() + long(d.doc_index[k]), last = d.doc_starts.begin() + long(d.doc_index[k + 1]);
+  for (auto it = std::lower_bound(first, last, begin); it != d.doc_starts.end() && *it < end; ++it)
+    out.push_back(uint32_t(*it - begin));
+}
+
+TokenStore::Location TokenStore::locate(const SplitData& d, uint64_t pos) const {
+  size_t shard = size_t(std::upper_bound(d.shard_begin.begin(), d.shard_begin.end(), pos) - d.shard_begin.begin()) - 1;
+  while (d.shards[shard]->num_tokens() == 0) ++shard;  // empty shards hold nothing
+  uint64_t in_shard = pos - d.shard_begin[shard];
+  uint32_t bt = d.shards[shard]->block_tokens();
+  size_t block = size_t(in_shard / bt);
+  return {shard, block, in_shard - uint64_t(block) * bt};
+}
+
 void TokenStore::read(Split split, uint64_t begin, uint64_t count, std::vector<uint32_t>& out) const {
   const SplitData& d = data(split);
   if (begin + count > d.num_tokens)
     throw Error(cat("token store: read of [", begin, ", ", begin + count, ") past the end of the ", split_name(split),
                     " split (", d.num_tokens, " tokens)"));
-  out.clear();
-  out.reserve(count);
+  out.resize(count);
   uint64_t pos = begin, end = begin + count;
   while (pos < end) {
-    size_t shard = size_t(std::upper_bound(d.shard_begin.begin(), d.shard_begin.end(), pos) - d.shard_begin.begin()) - 1;
-    while (d.shards[shard]->num_tokens() == 0) ++shard;  // empty shards hold nothing
-    uint64_t in_shard = pos - d.shard_begin[shard];
-    uint32_t bt = d.shards[shard]->block_tokens();
-    size_t block = size_t(in_shard / bt);
-    const std::vector<uint32_t>& tokens = this->block(split, shard, block);
-    uint64_t offset = in_shard - uint64_t(block) * bt;
-    uint64_t take = std::min<uint64_t>(end - pos, tokens.size() - offset);
-    out.insert(out.end(), tokens.begin() + long(offset), tokens.begin() + long(offset + take));
+    Location at = locate(d, pos);
+    BlockRef b = block(split, at.shard, at.block);
+    uint64_t take = std::min<uint64_t>(end - pos, b.num_tokens - at.offset);
+    widen_tokens(b.data + at.offset * dtype_bytes(), dtype_bytes(), take, out.data() + (pos - begin));
     pos += take;
   }
 }
 
-const std::vector<uint32_t>& TokenStore::block(Split split, size_t shard, size_t block) const {
+const std::byte* TokenStore::view(Split split, uint64_t begin, uint64_t count, std::vector<std::byte>& scratch) const {
+  const SplitData& d = data(split);
+  if (begin + count > d.num_tokens)
+    throw Error(cat("token store: read of [", begin, ", ", begin + count, ") past the end of the ", split_name(split),
+                    " split (", d.num_tokens, " tokens)"));
+  const size_t width = dtype_bytes();
+  Location at = locate(d, begin);
+  BlockRef b = block(split, at.shard, at.block);
+  if (at.offset + count <= b.num_tokens) return b.data + at.offset * width;  // the common case: no copy
+  scratch.resize(count * width);
+  uint64_t pos = begin, end = begin + count;
+  for (;;) {
+    uint64_t take = std::min<uint64_t>(end - pos, b.num_tokens - at.offset);
+    std::memcpy(scratch.data() + (pos - begin) * width, b.data + at.offset * width, take * width);
+    pos += take;
+    if (pos == end) return scratch.data();
+    at = locate(d, pos);
+    b = block(split, at.shard, at.block);
+  }
+}
+
+TokenStore::BlockRef TokenStore::block(Split split, size_t shard, size_t block) const {
+  const TokenShard& s = *data(split).shards[shard];
+  std::vector<std::byte> decoded;
+  if (!s.compressed()) return {s.load_block(block, decoded), s.block_num_tokens(block)};
   uint64_t key = (uint64_t(split == Split::kVal) << 63) | (uint64_t(shard) << 40) | uint64_t(block);
   auto found = cache_index_.find(key);
   if (found != cache_index_.end()) {
     cache_.splice(cache_.begin(), cache_, found->second);
-    return cache_.front().tokens;
+  } else {
+    if (cache_.size() >= cache_capacity_) {  // reuse the evicted block's memory
+      decoded = std::move(cache_.back().decoded);
+      cache_index_.erase(cache_.back().key);
+      cache_.pop_back();
+    }
+    s.load_block(block, decoded);
+    cache_.push_front({key, std::move(decoded)});
+    cache_index_[key] = cache_.begin();
   }
-  std::vector<uint32_t> tokens;
-  if (cache_.size() >= cache_capacity_) {  // reuse the evicted block's memory
-    tokens = std::move(cache_.back().tokens);
-    cache_index_.erase(cache_.back().key);
-    cache_.pop_back();
-  }
-  data(split).shards[shard]->read_block(block, tokens);
-  cache_.push_front({key, std::move(tokens)});
-  cache_index_[key] = cache_.begin();
-  return cache_.front().tokens;
+  return {cache_.front().decoded.data(), s.block_num_tokens(block)};
 }
 
 void TokenStore::prefetch(Split split, const std::vector<std::pair<uint64_t, uint64_t>>& ranges) const {
   const SplitData& d = data(split);
   std::set<std::pair<size_t, size_t>> wanted;  // (shard, block), sorted: a fixed decode order
+  std::vector<std::pair<size_t, size_t>> unchecked;  // raw blocks
   for (auto [begin, end] : ranges) {
     for (uint64_t pos = begin; pos < end && pos < d.num_tokens;) {
-      size_t shard = size_t(std::upper_bound(d.shard_begin.begin(), d.shard_begin.end(), pos) - d.shard_begin.begin()) - 1;
-      uint64_t in_shard = pos - d.shard_begin[shard];
-      uint32_t bt = d.shards[shard]->block_tokens();
-      size_t block = size_t(in_shard / bt);
-      uint64_t key = (uint64_t(split == Split::kVal) << 63) | (uint64_t(shard) << 40) | uint64_t(block);
-      if (!cache_index_.count(key)) wanted.insert({shard, block});
-      pos = d.shard_begin[shard] + uint64_t(block + 1) * bt;
-      if (block + 1 >= d.shards[shard]->num_blocks()) pos = d.shard_begin[shard] + d.shards[shard]->num_tokens();
+      Location at = locate(d, pos);
+      const TokenShard& s = *d.shards[at.shard];
+      uint64_t key = (uint64_t(split == Split::kVal) << 63) | (uint64_t(at.shard) << 40) | uint64_t(at.block);
+      if (s.compressed() ? !cache_index_.count(key) : !s.checked(at.block)) wanted.insert({at.shard, at.block});
+      pos = d.shard_begin[at.shard] + uint64_t(at.block + 1) * s.block_tokens();
+      if (at.block + 1 >= s.num_blocks()) pos = d.shard_begin[at.shard] + s.num_tokens();
     }
   }
-  std::vector<std::pair<size_t, size_t>> list(wanted.begin(), wanted.end());
+  std::vector<std::pair<size_t, size_t>> list;
+  for (auto [shard, block] : wanted) (d.shards[shard]->compressed() ? list : unchecked).push_back({shard, block});
+  tbb::parallel_for(size_t(0), unchecked.size(), [&](size_t i) {
+    std::vector<std::byte> unused;
+    d.shards[unchecked[i].first]->load_block(unchecked[i].second, unused);
+  });
   if (list.size() > cache_capacity_) list.resize(cache_capacity_);
-  std::vector<std::vector<uint32_t>> decoded(list.size());
-  tbb::parallel_for(size_t(0), list.size(), [&](size_t i) { d.shards[list[i].first]->read_block(list[i].second, decoded[i]); });
+  // Evict first (the same blocks inserting one by one would evict) and decode into the
+  // evicted blocks' memory: fresh 128 KiB buffers are fresh pages, faulted in and zeroed.
+  std::vector<std::vector<std::byte>> decoded(list.size());
+  for (size_t i = 0; i < list.size() && !cache_.empty() && cache_.size() + list.size() > cache_capacity_; ++i) {
+    decoded[i] = std::move(cache_.back().decoded);
+    cache_index_.erase(cache_.back().key);
+    cache_.pop_back();
+  }
+  tbb::parallel_for(size_t(0), list.size(),
+                    [&](size_t i) { d.shards[list[i].first]->load_block(list[i].second, decoded[i]); });
   for (size_t i = 0; i < list.size(); ++i) {
     uint64_t key = (uint64_t(split == Split::kVal) << 63) | (uint64_t(list[i].first) << 40) | uint64_t(list[i].second);
-    if (cache_.size() >= cache_capacity_) {
-      cache_index_.erase(cache_.back().key);
-      cache_.pop_back();
-    }
     cache_.push_front({key, std::move(decoded[i])});
     cache_index_[key] = cache_.begin();
   }
@@ -404,7 +501,7 @@ std::vector<std::string> TokenStore::verify() const {
     for (const auto& shard : d->shards)
       for (size_t b = 0; b < shard->num_blocks(); ++b) {
         try {
-          shard->read_block(b, tokens);
+          shard->read_block(b, tokens);  // checks every block again
         } catch (const Error& e) {
           problems.emplace_back(e.what());
         }
@@ -514,28 +611,48 @@ uint64_t TokenStream::window_index(uint64_t epoch, uint64_t sample) {
   return buffer_windows_[sample - buffer_begin_[buffer]];
 }
 
-void TokenStream::window_at(uint64_t epoch, uint64_t sample, Window& w) {
+void TokenStream::view_at(uint64_t epoch, uint64_t sample, WindowView& v) {
   uint64_t index = window_index(epoch, sample);
   uint64_t begin = index * options_.seq_len;
-  store_.read(options_.split, begin, uint64_t(options_.seq_len) + 1, w.tokens);
-  w.doc_starts.clear();
-  const auto& starts = store_.doc_starts(options_.split);
-  for (auto it = std::lower_bound(starts.begin(), starts.end(), begin);
-       it != starts.end() && *it < begin + options_.seq_len + 1; ++it)
-    w.doc_starts.push_back(uint32_t(*it - begin));
-  w.epoch = epoch;
-  w.sample = sample;
-  w.window = index;
+  v.size = options_.seq_len + 1;
+  v.dtype_bytes = store_.dtype_bytes();
+  v.data = store_.view(options_.split, begin, v.size, scratch_);
+  v.doc_starts.clear();
+  store_.doc_starts_in(options_.split, begin, begin + v.size, v.doc_starts);
+  v.epoch = epoch;
+  v.sample = sample;
+  v.window = index;
 }
 
-bool TokenStream::next(Window& w) {
+void TokenStream::window_at(uint64_t epoch, uint64_t sample, Window& w) {
+  view_at(epoch, sample, view_);
+  w.tokens.resize(view_.size);
+  widen_tokens(view_.data, view_.dtype_bytes, view_.size, w.tokens.data());
+  w.doc_starts = view_.doc_starts;
+  w.epoch = epoch;
+  w.sample = sample;
+  w.window = view_.window;
+}
+
+bool TokenStream::advance() {
   while (cursor_.sample >= num_windows_) {
     // Each epoch restarts at this rank's offset: ranks never trade samples across epochs.
     cursor_.sample = uint64_t(options_.rank);
     ++cursor_.epoch;
   }
-  if (options_.max_epochs && cursor_.epoch >= options_.max_epochs) return false;
+  return !(options_.max_epochs && cursor_.epoch >= options_.max_epochs);
+}
+
+bool TokenStream::next(Window& w) {
+  if (!advance()) return false;
   window_at(cursor_.epoch, cursor_.sample, w);
+  cursor_.sample += uint64_t(options_.world_size);
+  return true;
+}
+
+bool TokenStream::next(WindowView& v) {
+  if (!advance()) return false;
+  view_at(cursor_.epoch, cursor_.sample, v);
   cursor_.sample += uint64_t(options_.world_size);
   return true;
 }

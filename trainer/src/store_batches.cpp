@@ -17,11 +17,10 @@ StoreBatchSource::StoreBatchSource(const std::string& dir, int rows, int seq_len
 
 void StoreBatchSource::next(int32_t* inputs, int32_t* targets) {
   for (int b = 0; b < rows_; ++b) {
-    stream_.next(window_);  // loops over epochs: never ends
-    for (int t = 0; t < seq_len_; ++t) {
-      inputs[size_t(b) * seq_len_ + t] = int32_t(window_.tokens[size_t(t)]);
-      targets[size_t(b) * seq_len_ + t] = int32_t(window_.tokens[size_t(t) + 1]);
-    }
+    stream_.next(view_);  // loops over epochs: never ends
+    size_t row = size_t(b) * size_t(seq_len_);
+    widen_tokens(view_.data, view_.dtype_bytes, size_t(seq_len_), inputs + row);                      // (T,) tokens 0..T-1
+    widen_tokens(view_.data + view_.dtype_bytes, view_.dtype_bytes, size_t(seq_len_), targets + row);  // (T,) tokens 1..T
   }
 }
 

@@ -184,7 +184,7 @@ std::string_view check_gopher_repetition(std::string_view text, const GopherRepe
   scratch.table.reset(N);
   auto word = [&](size_t i) { return text.substr(words[i].begin, words[i].end - words[i].begin); };
   // Table probes are random accesses: each key's slot is prefetched kAhead keys before.
-  constexpr size_t kAhead = 8;
+  constexpr size_t kAhead = 16;
   auto& wh = scratch.word_hashes;
   wh.resize(N);
   for (uint32_t i = 0; i < N; ++i) {

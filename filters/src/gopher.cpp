@@ -200,37 +200,44 @@ std::string_view check_gopher_repetition(std::string_view text, const GopherRepe
     wid[i] = first;
     cnt[first] = first == i ? 1 : cnt[first] + 1;
   }
-  shared.clear();
-  for (uint32_t i = 0; i < N; ++i)
-    if (wid[i] != i || cnt[i] > 1) {
-      id[i] = wid[i];
-      shared.push_back(i);
-    }
+  // The filters below are branch-free compactions (write, then advance if kept): whether
+  // a position repeats is close to a coin toss on web text, which branches mispredict.
+  shared.resize(N);
+  size_t kept = 0;
+  for (uint32_t i = 0; i < N; ++i) {
+    id[i] = wid[i];
+    shared[kept] = i;
+    kept += (wid[i] != i) | (cnt[i] > 1);
+  }
+  shared.resize(kept);
   auto ngram_chars = [&](size_t i, size_t n) { return pc[i + n] - pc[i] + (n - 1); };
   for (size_t n = 2; n <= 10 && n <= N; ++n) {
     if (!shared.empty()) {
       // Order n at position i from order n-1 at i (in place: i+1's id is not needed, only
       // that i+1 is in `shared`). The last shared position has no right neighbour.
-      scratch.table.reset(shared.size());
-      size_t kept = 0;
-      auto key_at = [&](uint32_t i) { return uint64_t(id[i]) << 32 | wid[i + n - 1]; };
+      kept = 0;
       for (size_t k = 0; k + 1 < shared.size(); ++k) {
-        // (ids after position k are still those of order n-1, as key_at needs)
-        if (k + kAhead + 1 < shared.size()) scratch.table.prefetch(key_at(shared[k + kAhead]));
-        uint32_t i = shared[k];
-        if (shared[k + 1] != i + 1) continue;
-        uint64_t key = key_at(i);
-        uint32_t first = scratch.table.add(key, i, FirstPositionTable::always_equal);
-        id[i] = first;
-        cnt[first] = first == i ? 1 : cnt[first] + 1;
-        shared[kept++] = i;
+        shared[kept] = shared[k];
+        kept += shared[k + 1] == shared[k] + 1;
       }
       shared.resize(kept);
+      scratch.table.reset(shared.size());
+      auto key_at = [&](uint32_t i) { return uint64_t(id[i]) << 32 | wid[i + n - 1]; };
+      for (size_t k = 0; k < shared.size(); ++k) {
+        // (ids after position k are still those of order n-1, as key_at needs)
+        if (k + kAhead < shared.size()) scratch.table.prefetch(key_at(shared[k + kAhead]));
+        uint32_t i = shared[k];
+        uint32_t first = scratch.table.add(key_at(i), i, FirstPositionTable::always_equal);
+        id[i] = first;
+        cnt[first] = first == i ? 1 : cnt[first] + 1;
+      }
       // A position whose id is an earlier one repeats; a first occurrence repeats if its
       // count grew (cnt[i], read in order, not cnt[id[i]] at random).
       kept = 0;
-      for (uint32_t i : shared)
-        if (id[i] != i || cnt[i] > 1) shared[kept++] = i;
+      for (uint32_t i : shared) {
+        shared[kept] = i;
+        kept += (id[i] != i) | (cnt[i] > 1);
+      }
       shared.resize(kept);
     }
     if (n <= 4) {

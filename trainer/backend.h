@@ -27,6 +27,17 @@
 
 namespace kiln::trainer {
 
+// The keys each attention query sees.
+struct AttentionSpan {
+  AttentionSpan(bool causal = true, const int32_t* doc_start = nullptr) : causal(causal), doc_start(doc_start) {}
+  bool causal;  // query t sees keys 0..t (GPT); false: all T (masked-LM)
+  // Document masking for windows packed across documents: doc_start (B,T), host memory, is
+  // the position in row b where token t's document begins (0 <= doc_start <= t, constant
+  // within a document). Query t then sees only its own document's keys: doc_start..t when
+  // causal, doc_start up to the next document's start otherwise. Null: no separation.
+  const int32_t* doc_start;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -72,12 +83,13 @@ class Backend {
   // ---- multi-head self-attention over packed qkv (B,T,3C) = [q | k | v], heads inside C ----
   // out (B,T,C); lse (B,NH,T) = log-sum-exp of each softmax row, kept for the backward pass
   // instead of the (B,NH,T,T) probabilities (memory-efficient / flash-style attention).
-  // causal = true: position t attends to 0..t (GPT); false: to all T (masked-LM).
+  // span: causal (position t attends to 0..t, GPT) or not (all T, masked-LM), and
+  // optionally one document per query (see AttentionSpan); a bool converts to a span.
   virtual void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int NH,
-                                 bool causal) = 0;
+                                 const AttentionSpan& span) = 0;
   // dqkv (B,T,3C) overwritten.
   virtual void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out,
-                                  const float* lse, int B, int T, int C, int NH, bool causal) = 0;
+                                  const float* lse, int B, int T, int C, int NH, const AttentionSpan& span) = 0;
   // Incremental decoding with a KV cache: for each row b, writes k and v of qkv (B,3C) to
   // row `pos` of kcache, vcache (B,maxT,C), then attends q to rows 0..pos. out (B,C).
   virtual void attention_decode(float* out, float* kcache, float* vcache, const float* qkv, int B, int pos,

@@ -61,6 +61,12 @@ std::unique_ptr<TokenArray> load_tokens(const std::string& path,
 // Splits off the last `fraction` of the tokens (nanoGPT's shakespeare_char: 0.1) as validation.
 std::pair<TokenArray, TokenArray> split_tokens(const TokenArray& all, double val_fraction);
 
+// starts (rows,T) <- for each row of tokens (rows,T), where each position's document
+// begins: 0, or the position after the last `end_of_document` token before it. Packed
+// data (kiln pack, nanoGPT, llm.c) ends every document with EOT, so this recovers the
+// boundaries of any window for attention masking (AttentionSpan::doc_start).
+void doc_starts_from_end_token(const int32_t* tokens, int rows, int T, int32_t end_of_document, int32_t* starts);
+
 // Byte-level tokenization (vocabulary 256): every byte is a token. Stands in for the
 // tokenizer library in the train/eval/generate loop; bits-per-byte is exact with it.
 std::vector<int32_t> byte_tokens(std::string_view text);

@@ -90,8 +90,10 @@ class GPT {
   // Runs the model on inputs (B,T). With targets (B,T; < 0 = no loss there), computes the
   // per-token losses and returns their mean over non-ignored targets; without, returns 0.
   // After it, logits() holds (B,T,Vp) until backward() overwrites them with their gradient.
+  // doc_start (B,T), optional: where each token's document begins in its row, so attention
+  // stays inside documents of windows packed across them (see AttentionSpan).
   float forward(const int32_t* inputs, const int32_t* targets, int B, int T,
-                AttentionMask mask = AttentionMask::kCausal);
+                AttentionMask mask = AttentionMask::kCausal, const int32_t* doc_start = nullptr);
   // Zeroes the parameter gradients (call once per optimizer step, before the micro-steps).
   void zero_grad();
   // Accumulates d(loss_scale * mean loss)/dparams into grads() for the last forward().
@@ -153,6 +155,7 @@ class GPT {
   int B_ = 0, T_ = 0;          // the shape of the last forward
   AttentionMask mask_ = AttentionMask::kCausal;
   std::vector<int32_t> inputs_, targets_;
+  std::vector<int32_t> doc_start_;  // empty: no document masking in the last forward
   int num_targets_ = 0;
 
   // KV cache: (L, batch, maxT, C) each, plus one token's activations per sequence.

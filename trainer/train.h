@@ -62,6 +62,10 @@ struct TrainOptions {
   // parameters (see AdamW); the gradient is reduce-scattered and the parameters
   // all-gathered instead of one all-reduce. Checkpoints hold the full state as always.
   bool shard_optimizer = false;
+  // Document masking: with end_of_document >= 0 (the EOT that ends every document of the
+  // data), attention stays inside documents of windows packed across them — in training
+  // and in evaluate(). -1: windows attend across documents (GPT-2, nanoGPT, llm.c).
+  int32_t end_of_document = -1;
 };
 
 struct TrainProgress {
@@ -124,6 +128,7 @@ class Trainer {
   uint64_t step_ = 0;
   float last_lr_ = 0, last_grad_norm_ = 0;
   std::vector<int32_t> inputs_, targets_;
+  std::vector<int32_t> doc_starts_;  // (global B, T) with document masking
 };
 
 }  // namespace kiln::trainer

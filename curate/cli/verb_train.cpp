@@ -62,6 +62,8 @@ int run_train(const std::vector<std::string>& args) {
       ("llmc", po::value<std::string>(), "also write an llm.c model file here at the end")
       ("log", po::value<std::string>(), "training log: .csv or .jsonl")
       ("print-every", po::value<int>()->default_value(10), "steps between progress lines")
+      ("mask-documents", po::bool_switch(), "attention only within each document of a packed window (documents end with EOT: a store's own, or --eot)")
+      ("eot", po::value<int>(), "the token ending each document of --data, for --mask-documents (a token store knows its own)")
       ("zero1", po::bool_switch(), "under mpirun: shard AdamW's state over the ranks (ZeRO stage 1)")
       ("threads,j", po::value<int>()->default_value(0), "CPU threads (0 = all cores)");
   add_backend_flags(options);
@@ -134,6 +136,15 @@ int run_train(const std::vector<std::string>& args) {
   const bool from_store = v.count("data") && is_token_store(v["data"].as<std::string>());
   auto all = v.count("data") && !from_store ? load_tokens(v["data"].as<std::string>(), codec.encode)
                                             : std::make_unique<TokenArray>(std::vector<int32_t>{});
+  if (v["mask-documents"].as<bool>()) {
+    if (v.count("sft")) throw Error("--mask-documents is for packed --data; SFT rows hold one example each");
+    if (v.count("eot")) o.end_of_document = v["eot"].as<int>();
+    else if (from_store) o.end_of_document = (int32_t)TokenStore::open(v["data"].as<std::string>()).manifest().tokenizer.eot;
+    else throw Error("--mask-documents needs --eot: the token that ends each document of --data");
+    if (o.end_of_document < 0) throw Error("--eot must be a token id (>= 0)");
+  } else if (v.count("eot")) {
+    throw Error("--eot is used with --mask-documents");
+  }
   std::unique_ptr<TokenArray> train_tokens, val_tokens;
   if (v.count("sft")) {
     if (v.count("val")) val_tokens = load_tokens(v["val"].as<std::string>(), codec.encode);

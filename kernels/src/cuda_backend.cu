@@ -188,12 +188,21 @@ class CudaBackend final : public trainer::Backend {
   }
 
   // ---- attention ----
-  void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int NH, bool causal) override {
+  // Document masking (span.doc_start) is not in the CUDA kernels yet: refused, not ignored.
+  static bool causal_only(const trainer::AttentionSpan& span, const char* op) {
+    if (span.doc_start)
+      throw_error(op, "document masking of attention is not implemented on the CUDA backend yet (CPU only)");
+    return span.causal;
+  }
+  void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int NH,
+                         const trainer::AttentionSpan& span) override {
+    const bool causal = causal_only(span, "attention_forward");
     if (tensor_core_attention(C, NH)) cuda::attention_forward_bf16(stream_, out, lse, qkv, B, T, C, NH, causal);
     else cuda::attention_forward(stream_, out, lse, qkv, B, T, C, NH, causal);
   }
   void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int B,
-                          int T, int C, int NH, bool causal) override {
+                          int T, int C, int NH, const trainer::AttentionSpan& span) override {
+    const bool causal = causal_only(span, "attention_backward");
     float* delta = scratch_.as<float>((size_t)B * NH * T, "attention_backward: scratch");
     if (tensor_core_attention(C, NH))
       cuda::attention_backward_bf16(stream_, dqkv, dout, qkv, out, lse, B, T, C, NH, causal, delta);

@@ -191,6 +191,15 @@ TEST(Cli, CurateTrainTokenizerPackVerifyExport) {
                 dir.path("resumed.kiln")).status, 0);
   EXPECT_EQ(testing::slurp(dir.path("resumed.kiln")), testing::slurp(dir.path("straight.kiln")));
 
+  // Document masking takes the store's own EOT, and changes what is learned (documents
+  // average ~2,800 tokens here: 128 windows of 64 tokens per step, several cross an end).
+  std::string wide = " --n-layer 1 --n-head 2 --n-embd 32 --block-size 64 -b 128 --vocab-size 1024 --warmup 1 -j 1 --val-every 0";
+  ASSERT_EQ(run("train --data " + store + wide + " --steps 2 -o " + dir.path("wide.kiln")).status, 0);
+  Result masked = run("train --data " + store + wide + " --steps 2 --mask-documents -o " + dir.path("masked.kiln"));
+  ASSERT_EQ(masked.status, 0) << masked.out;
+  EXPECT_TRUE(testing::slurp(dir.path("masked.kiln")) != testing::slurp(dir.path("wide.kiln")))
+      << "--mask-documents changed nothing";
+
   // --backend cuda trains on a GPU where there is one, and says clearly why not elsewhere.
   Result cuda = run("train --data " + store + " --steps 1 --n-layer 1 --n-head 2 --n-embd 32 --block-size 16 -b 2"
                     " --vocab-size 1024 --backend cuda -o " + dir.path("g.kiln"));

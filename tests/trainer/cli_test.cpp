@@ -74,6 +74,13 @@ TEST(TrainerCli, TrainGenerateEval) {
               &status);
     ASSERT_EQ(status, 0) << out;
   }
+  // Document masking: text lines as documents (newline = token 10 ends each); a text file
+  // has no EOT of its own, so --eot is required.
+  out = run(tiny + "--mask-documents --eot 10 -o " + dir.path("masked.kiln"), &status);
+  EXPECT_EQ(status, 0) << out;
+  out = run(tiny + "--mask-documents", &status);
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("needs --eot"), std::string::npos) << out;
   out = run(tiny + "--matmul tf32", &status);
   EXPECT_EQ(status, 1) << out;
   EXPECT_NE(out.find("fp32 or bf16"), std::string::npos) << out;

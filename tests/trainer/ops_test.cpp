@@ -196,6 +196,61 @@ TEST_P(AttentionOp, MatchesNaiveAndFiniteDifferences) {
 INSTANTIATE_TEST_SUITE_P(Shapes, AttentionOp,
                          ::testing::Values(std::tuple{5, true}, std::tuple{150, true}, std::tuple{7, false}));
 
+// Document masking: each document of a packed row attends only to itself, so its outputs
+// equal plain attention over that document alone (the oracle: the document copied into a
+// row of its own), its gradients pass finite differences, and nothing of one document
+// reaches another. Starts cover a document crossing a 64-key tile, one of a single token,
+// and one starting exactly on a tile boundary (64, 128).
+class DocumentMaskedAttention : public Ops, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(DocumentMaskedAttention, EachDocumentAttendsToItselfOnly) {
+  const bool causal = GetParam();
+  const int B = 2, T = 150, C = 16, NH = 2, C3 = 3 * C;
+  const std::vector<std::vector<int>> starts = {{0, 10, 70, 128, 129}, {0, 64, 65, 100}};
+  std::vector<int32_t> doc_start((size_t)B * T);
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++)
+      for (int s : starts[b])
+        if (s <= t) doc_start[(size_t)b * T + t] = s;
+  auto qkv = randn((size_t)B * T * C3, 31), proj = randn((size_t)B * T * C, 32);
+  std::vector<float> out((size_t)B * T * C), lse((size_t)B * NH * T);
+  const AttentionSpan span(causal, doc_start.data());
+  be->attention_forward(out.data(), lse.data(), qkv.data(), B, T, C, NH, span);
+  for (int b = 0; b < B; b++)
+    for (size_t d = 0; d < starts[b].size(); d++) {
+      const int begin = starts[b][d], end = d + 1 < starts[b].size() ? starts[b][d + 1] : T, len = end - begin;
+      std::vector<float> alone(qkv.begin() + ((size_t)b * T + begin) * C3, qkv.begin() + ((size_t)b * T + end) * C3);
+      std::vector<float> ref((size_t)len * C);
+      naive_attention(ref, alone, 1, len, C, NH, causal);
+      EXPECT_LT(normalized_error(out.data() + ((size_t)b * T + begin) * C, ref.data(), ref.size()), 1e-6)
+          << "row " << b << " document at " << begin;
+    }
+  auto loss = [&] {
+    be->attention_forward(out.data(), lse.data(), qkv.data(), B, T, C, NH, span);
+    return project(out, proj);
+  };
+  loss();
+  std::vector<float> dqkv(qkv.size());
+  be->attention_backward(dqkv.data(), proj.data(), qkv.data(), out.data(), lse.data(), B, T, C, NH, span);
+  check_gradient(qkv, dqkv, loss, "masked attention dqkv");
+  // Only the last document's outputs projected: every earlier document's qkv gets no gradient.
+  std::vector<float> last_only(proj.size(), 0.0f);
+  for (int t = 129; t < T; t++) std::copy_n(proj.begin() + (size_t)t * C, C, last_only.begin() + (size_t)t * C);
+  be->attention_backward(dqkv.data(), last_only.data(), qkv.data(), out.data(), lse.data(), B, T, C, NH, span);
+  for (size_t i = 0; i < (size_t)129 * C3; i++) ASSERT_EQ(dqkv[i], 0.0f) << "gradient leaked to position " << i / C3;
+}
+
+INSTANTIATE_TEST_SUITE_P(CausalAndBidirectional, DocumentMaskedAttention, ::testing::Values(true, false));
+
+TEST_F(Ops, DocumentStartsAreChecked) {
+  const int B = 1, T = 4, C = 4, NH = 1;
+  std::vector<float> qkv(T * 3 * C, 0.5f), out(T * C), lse(T);
+  for (const std::vector<int32_t>& bad : {std::vector<int32_t>{0, 0, 3, 2}, {1, 1, 1, 1}, {0, 0, 1, 3}}) {
+    EXPECT_THROW(be->attention_forward(out.data(), lse.data(), qkv.data(), B, T, C, NH, AttentionSpan(true, bad.data())),
+                 Error);
+  }
+}
+
 TEST_F(Ops, AttentionDecodeMatchesFullAttention) {
   const int B = 2, T = 9, C = 16, NH = 4, maxT = 12;
   auto qkv = randn((size_t)B * T * 3 * C, 14);

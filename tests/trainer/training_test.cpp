@@ -11,6 +11,7 @@
 #include "test_util.h"
 #include "trainer/checkpoint.h"
 #include "trainer/data.h"
+#include "trainer/model.h"
 #include "trainer/train.h"
 
 namespace kiln::trainer {
@@ -120,6 +121,72 @@ TEST(Training, Bf16MatmulsFollowFp32LossCurve) {
   EXPECT_NE(bf16, fp32) << "the bf16 run did not use bf16 matmuls";
   for (size_t i = 0; i < fp32.size(); i++) EXPECT_NEAR(bf16[i], fp32[i], 0.02 * fp32[i]) << "step " << i;
   EXPECT_LT(bf16.back(), 0.9f * bf16.front()) << "bf16 training does not learn";
+}
+
+TEST(Data, DocumentStartsFromEndTokens) {
+  const int32_t E = 9;
+  const std::vector<int32_t> tokens = {1, 2, E, 3, 4, 5, E, E,   // row 0
+                                       E, 1, 2, 3, 4, 5, 6, 7};  // row 1
+  std::vector<int32_t> starts(tokens.size());
+  doc_starts_from_end_token(tokens.data(), 2, 8, E, starts.data());
+  EXPECT_EQ(starts, (std::vector<int32_t>{0, 0, 0, 3, 3, 3, 3, 7, 0, 1, 1, 1, 1, 1, 1, 1}));
+}
+
+// With document masking a document's logits do not depend on the documents packed before
+// it in the window; without it they do. With RoPE (relative positions) they equal the
+// document's logits when it is run alone.
+TEST(Training, DocumentMaskingIsolatesPackedDocuments) {
+  const int32_t E = 60;
+  for (PositionEncoding position : {PositionEncoding::kLearned, PositionEncoding::kRope}) {
+    auto backend = make_cpu_backend({.threads = 1});
+    GPTConfig config{.max_seq_len = 16, .vocab_size = 61, .num_layers = 2, .num_heads = 2, .channels = 32};
+    config.position = position;
+    GPT model(config, *backend);
+    model.init_random(5);
+    const std::vector<int32_t> doc_b = {7, 3, 11, 5, 2, 19};
+    auto window = [&](int32_t first) {  // doc A (5 tokens + EOT), then doc B, then padding of doc C
+      std::vector<int32_t> w = {first, 4, 8, 15, 16, E};
+      w.insert(w.end(), doc_b.begin(), doc_b.end());
+      w.insert(w.end(), {E, 1, 2, 3});
+      return w;
+    };
+    auto logits_of_b = [&](const std::vector<int32_t>& w, bool masked) {
+      std::vector<int32_t> starts(w.size());
+      doc_starts_from_end_token(w.data(), 1, (int)w.size(), E, starts.data());
+      model.forward(w.data(), nullptr, 1, (int)w.size(), AttentionMask::kCausal, masked ? starts.data() : nullptr);
+      const int Vp = config.padded_vocab();
+      std::vector<float> all(w.size() * Vp);
+      backend->to_host(all.data(), model.logits(), all.size());
+      return std::vector<float>(all.begin() + 6 * Vp, all.begin() + 12 * Vp);  // doc B's positions
+    };
+    const auto a = logits_of_b(window(1), true), b = logits_of_b(window(30), true);
+    EXPECT_EQ(a, b) << "masked: doc B saw doc A";
+    EXPECT_GT(testing::normalized_error(logits_of_b(window(1), false).data(), logits_of_b(window(30), false).data(),
+                                        a.size()),
+              1e-4)
+        << "unmasked: doc A should change doc B's logits";
+    if (position == PositionEncoding::kRope) {
+      model.forward(doc_b.data(), nullptr, 1, (int)doc_b.size());
+      const int Vp = config.padded_vocab();
+      std::vector<float> alone(doc_b.size() * Vp);
+      backend->to_host(alone.data(), model.logits(), alone.size());
+      EXPECT_LT(testing::normalized_error(a.data(), alone.data(), a.size()), 1e-5) << "RoPE: doc B alone";
+    }
+  }
+}
+
+// Training with masking runs end to end and learns; it differs from unmasked training.
+TEST(Training, DocumentMaskedTrainingLearns) {
+  const TokenArray data = pseudo_text(5000, 7);  // token 0 (every 61st position) ends documents
+  TrainOptions o = tiny_options();
+  Trainer plain(o, data);
+  o.end_of_document = 0;
+  Trainer masked(o, data);
+  std::vector<float> a, b;
+  for (int i = 0; i < 20; i++) a.push_back(plain.step()), b.push_back(masked.step());
+  EXPECT_NE(a, b);
+  EXPECT_LT(b.back(), 0.9f * b.front());
+  EXPECT_GT(masked.evaluate(data, 2), 0.0f);
 }
 
 TEST(Training, TrainWritesLogCheckpointAndLlmcFile) {

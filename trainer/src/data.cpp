@@ -127,6 +127,16 @@ void DataLoader::next(int32_t* inputs, int32_t* targets) {
   }
 }
 
+void doc_starts_from_end_token(const int32_t* tokens, int rows, int T, int32_t end_of_document, int32_t* starts) {
+  for (int b = 0; b < rows; b++) {
+    int32_t start = 0;
+    for (int t = 0; t < T; t++) {
+      starts[(size_t)b * T + t] = start;
+      if (tokens[(size_t)b * T + t] == end_of_document) start = t + 1;  // the next token opens a document
+    }
+  }
+}
+
 void DataLoader::restore(const DataCursor& cursor) {
   position_ = cursor.position;
   rng_.state = cursor.rng_state;

@@ -162,7 +162,8 @@ void GPT::free_activations() {
   act_B_ = act_T_ = 0;
 }
 
-float GPT::forward(const int32_t* inputs, const int32_t* targets, int B, int T, AttentionMask mask) {
+float GPT::forward(const int32_t* inputs, const int32_t* targets, int B, int T, AttentionMask mask,
+                   const int32_t* doc_start) {
   const int L = config_.num_layers, NH = config_.num_heads, C = config_.channels;
   const int V = config_.vocab_size, Vp = config_.padded_vocab();
   if (B <= 0 || T <= 0 || T > config_.max_seq_len)
@@ -181,6 +182,9 @@ float GPT::forward(const int32_t* inputs, const int32_t* targets, int B, int T, 
   inputs_.assign(inputs, inputs + N);
   if (targets) targets_.assign(targets, targets + N);
   else targets_.assign(N, -1);
+  if (doc_start) doc_start_.assign(doc_start, doc_start + N);
+  else doc_start_.clear();
+  const AttentionSpan span(mask == AttentionMask::kCausal, doc_start_.empty() ? nullptr : doc_start_.data());
 
   Backend& be = backend_;
   const ParameterTensors& p = param_tensors_;
@@ -207,7 +211,7 @@ float GPT::forward(const int32_t* inputs, const int32_t* targets, int B, int T, 
     norm(ln1, a.ln1_mean + l * N, a.ln1_rstd + l * N, residual, at(p[kLn1w], l, C), at(p[kLn1b], l, C));
     be.matmul_forward(qkv, ln1, at(p[kQkvw], l, 3 * C * C), at(p[kQkvb], l, 3 * C), (int)N, C, 3 * C);
     if (rope) be.rope_forward(qkv, B, T, C, NH, 0);
-    be.attention_forward(atty, a.att_lse + l * N * NH, qkv, B, T, C, NH, mask == AttentionMask::kCausal);
+    be.attention_forward(atty, a.att_lse + l * N * NH, qkv, B, T, C, NH, span);
     be.matmul_forward(a.scratch, atty, at(p[kAttprojw], l, C * C), at(p[kAttprojb], l, C), (int)N, C, C);
     be.residual_forward(residual2, residual, a.scratch, NC);
     norm(ln2, a.ln2_mean + l * N, a.ln2_rstd + l * N, residual2, at(p[kLn2w], l, C), at(p[kLn2b], l, C));
@@ -246,6 +250,7 @@ void GPT::backward(float loss_scale) {
   Backend& be = backend_;
   const ParameterTensors& p = param_tensors_;
   const ParameterTensors& g = grad_tensors_;
+  const AttentionSpan span(mask_ == AttentionMask::kCausal, doc_start_.empty() ? nullptr : doc_start_.data());
   auto& a = acts_;
   const bool rope = config_.position == PositionEncoding::kRope;
   const bool rms = config_.norm == NormKind::kRmsNorm;
@@ -277,7 +282,7 @@ void GPT::backward(float loss_scale) {
     be.matmul_backward(a.dbtc, at(g[kAttprojw], l, C * C), at(g[kAttprojb], l, C), a.dresidual, a.atty + l * NC,
                        at(p[kAttprojw], l, C * C), (int)N, C, C);
     be.attention_backward(a.dqkv, a.dbtc, a.qkv + l * 3 * NC, a.atty + l * NC, a.att_lse + l * N * NH, B, T, C, NH,
-                          mask_ == AttentionMask::kCausal);
+                          span);
     if (rope) be.rope_backward(a.dqkv, B, T, C, NH);
     be.matmul_backward(a.dbtc, at(g[kQkvw], l, 3 * C * C), at(g[kQkvb], l, 3 * C), a.dqkv, a.ln1 + l * NC,
                        at(p[kQkvw], l, 3 * C * C), (int)N, C, 3 * C);

@@ -48,6 +48,11 @@ Trainer::~Trainer() = default;
 
 void Trainer::make_batch() {
   loader_->next(inputs_.data(), targets_.data());
+  if (options_.end_of_document >= 0) {  // boundaries from the true tokens, before any masking
+    doc_starts_.resize(inputs_.size());
+    doc_starts_from_end_token(inputs_.data(), (int)(inputs_.size() / options_.seq_len), options_.seq_len,
+                              options_.end_of_document, doc_starts_.data());
+  }
   if (options_.objective != Objective::kMaskedLM) return;
   // The loader gave (x, next-token y); masked-LM predicts x itself at the chosen positions.
   const int V = model_->config().vocab_size;
@@ -76,7 +81,7 @@ float Trainer::step() {
     // is exactly 1 when every position has a target (next-token).
     const double weight = world_size(options_) > 1 ? rank_weight(mine, rows) : 1.0;
     loss += weight * model_->forward(inputs_.data() + mine, targets_.data() + mine, options_.batch_size,
-                                     options_.seq_len, mask);
+                                     options_.seq_len, mask, doc_starts_.empty() ? nullptr : doc_starts_.data() + mine);
     model_->backward(weight == 1.0 ? 1.0f / options_.grad_accum_steps
                                    : (float)(weight / options_.grad_accum_steps));
   }
@@ -108,20 +113,26 @@ float Trainer::evaluate(const TokenSource& data, int batches) {
                            .order = DataOrder::kSequential});
   const AttentionMask mask =
       options_.objective == Objective::kMaskedLM ? AttentionMask::kBidirectional : AttentionMask::kCausal;
-  std::vector<int32_t> x((size_t)options_.batch_size * options_.seq_len), y(x.size());
+  std::vector<int32_t> x((size_t)options_.batch_size * options_.seq_len), y(x.size()), starts;
   const uint64_t windows = (data.size() - 1) / options_.seq_len;  // don't wrap around into repeats
   const int n = (int)std::max<uint64_t>(1, std::min<uint64_t>(batches, windows / options_.batch_size));
   Rng mask_rng(options_.seed ^ 0xe7a1ULL);  // fixed masks: comparable across evaluations
   double sum = 0.0;
   for (int i = 0; i < n; i++) {
     loader.next(x.data(), y.data());
+    if (options_.end_of_document >= 0) {
+      starts.resize(x.size());
+      doc_starts_from_end_token(x.data(), options_.batch_size, options_.seq_len, options_.end_of_document,
+                                starts.data());
+    }
     if (options_.objective == Objective::kMaskedLM) {
       for (size_t j = 0; j < x.size(); j++) {
         y[j] = mask_rng.uniform() < 0.15f ? x[j] : -1;
         if (y[j] >= 0) x[j] = model_->config().vocab_size;
       }
     }
-    sum += model_->forward(x.data(), y.data(), options_.batch_size, options_.seq_len, mask);
+    sum += model_->forward(x.data(), y.data(), options_.batch_size, options_.seq_len, mask,
+                           starts.empty() ? nullptr : starts.data());
   }
   return (float)(sum / n);
 }

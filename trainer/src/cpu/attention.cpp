@@ -12,10 +12,12 @@
 // scores are hs vectorized axpys and exp runs vectorized over a tile (2-3x faster than (1)).
 // The blocked version reaches sgemm speed for QK^T and PV. Decoding (one query row against
 // the cache) still uses (2).
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "corpus/error.h"
 #include "trainer/src/cpu/cpu_ops.h"
 
 namespace kiln::trainer::cpu {
@@ -77,11 +79,42 @@ float attend_row(float* out, const float* q, const float* kt, int ldk, const flo
 namespace {
 constexpr int kBlock = 64;  // query rows per block, keys per tile
 
-// Keys a query row may see in the tile starting at j0 (n keys): causal = keys <= t.
-inline int visible(bool causal, int t, int j0, int n) {
-  if (!causal) return n;
-  const int v = t - j0 + 1;
-  return v < 0 ? 0 : (v < n ? v : n);
+// The keys each query row sees, [lo, hi) per (b, t): 0..t causal or 0..T-1, narrowed to
+// the row's document when span.doc_start is given (checked: 0 <= start <= t, and a
+// document either continues from t-1 or starts at t).
+struct KeyRanges {
+  std::vector<int32_t> lo, hi;
+  KeyRanges(const AttentionSpan& span, int B, int T) : lo((size_t)B * T), hi((size_t)B * T) {
+    for (int b = 0; b < B; b++) {
+      const int32_t* start = span.doc_start ? span.doc_start + (size_t)b * T : nullptr;
+      int end = T;  // the next document's start, scanning backwards
+      for (int t = T - 1; t >= 0; t--) {
+        const size_t i = (size_t)b * T + t;
+        lo[i] = start ? start[t] : 0;
+        hi[i] = span.causal ? t + 1 : end;
+        if (!start) continue;
+        if (start[t] < 0 || start[t] > t || (t > 0 && start[t] != t && start[t] != start[t - 1]))
+          throw Error(cat("attention: doc_start[", b, ", ", t, "] = ", start[t],
+                          " is not a document start at or before position ", t));
+        if (start[t] == t) end = t;
+      }
+    }
+  }
+};
+
+// Row r's visible part of the tile of n keys starting at j0: [lo, hi), maybe empty.
+inline void visible(const KeyRanges& keys, size_t row, int j0, int n, int& lo, int& hi) {
+  lo = std::clamp(keys.lo[row] - j0, 0, n);
+  hi = std::clamp(keys.hi[row] - j0, 0, n);
+}
+
+// The key tiles a block of query rows [row, row + mq) needs: from the tile holding the
+// smallest lo to the largest hi.
+inline void key_span(const KeyRanges& keys, size_t row, int mq, int& kbegin, int& kend) {
+  int lo = keys.lo[row], hi = keys.hi[row];
+  for (int r = 1; r < mq; r++) lo = std::min(lo, keys.lo[row + r]), hi = std::max(hi, keys.hi[row + r]);
+  kbegin = lo / kBlock * kBlock;
+  kend = hi;
 }
 }  // namespace
 
@@ -90,11 +123,15 @@ inline int visible(bool causal, int t, int j0, int n) {
 // FlashAttention-style blocking: for each (b, h) and each block of up to 64 query rows, the
 // keys are visited in tiles of 64; S = scale Q K^T and O += P V are small sgemms, and the
 // softmax is online across tiles (running row max m and sum l, O rescaled when m grows).
-// Memory: a (64,64) score tile and a (64,hs) accumulator per thread.
-void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int NH, bool causal) {
+// Memory: a (64,64) score tile and a (64,hs) accumulator per thread. With document
+// masking a block skips the tiles none of its rows can see, and a row with nothing visible
+// in a tile leaves its running state untouched (its first visible tile may come later).
+void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int NH,
+                       const AttentionSpan& span) {
   const int hs = C / NH;
   const float scale = 1.0f / std::sqrt((float)hs);
   const int C3 = 3 * C;
+  const KeyRanges keys(span, B, T);
 #pragma omp parallel
   {
     std::vector<float> S(kBlock * kBlock), O((size_t)kBlock * hs), m(kBlock), l(kBlock);
@@ -106,25 +143,33 @@ void attention_forward(float* out, float* lse, const float* qkv, int B, int T, i
         const float* v = q + 2 * C;
         for (int t0 = 0; t0 < T; t0 += kBlock) {
           const int mq = T - t0 < kBlock ? T - t0 : kBlock;
-          const int kend = causal ? t0 + mq : T;
+          const size_t row0 = (size_t)b * T + t0;
+          int kbegin, kend;
+          key_span(keys, row0, mq, kbegin, kend);
           for (int r = 0; r < mq; r++) m[r] = -std::numeric_limits<float>::infinity(), l[r] = 0.0f;
           for (size_t i = 0; i < O.size(); i++) O[i] = 0.0f;
-          for (int j0 = 0; j0 < kend; j0 += kBlock) {
+          for (int j0 = kbegin; j0 < kend; j0 += kBlock) {
             const int n = kend - j0 < kBlock ? kend - j0 : kBlock;
             sgemm('N', 'T', mq, n, hs, scale, q + (size_t)t0 * C3, C3, k + (size_t)j0 * C3, C3, 0.0f, S.data(), kBlock);
             for (int r = 0; r < mq; r++) {
               float* s = S.data() + r * kBlock;
-              const int nv = visible(causal, t0 + r, j0, n);
+              int lo, hi;
+              visible(keys, row0 + r, j0, n, lo, hi);
+              if (lo >= hi) {  // nothing of this row's document here: P row 0, state unchanged
+                for (int j = 0; j < n; j++) s[j] = 0.0f;
+                continue;
+              }
               float tile_max = m[r];
-              for (int j = 0; j < nv; j++) tile_max = s[j] > tile_max ? s[j] : tile_max;
+              for (int j = lo; j < hi; j++) tile_max = s[j] > tile_max ? s[j] : tile_max;
               const float correction = exp_approx(m[r] - tile_max);  // 0 on the first tile
               float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-              for (int j = 0; j < nv; j++) {
+              for (int j = lo; j < hi; j++) {
                 s[j] = exp_approx(s[j] - tile_max);
                 sum += s[j];
               }
-              for (int j = nv; j < n; j++) s[j] = 0.0f;
+              for (int j = 0; j < lo; j++) s[j] = 0.0f;
+              for (int j = hi; j < n; j++) s[j] = 0.0f;
               l[r] = l[r] * correction + sum;
               m[r] = tile_max;
               float* o = O.data() + (size_t)r * hs;
@@ -151,10 +196,11 @@ void attention_forward(float* out, float* lse, const float* qkv, int B, int T, i
 // P = exp(S - lse):  dP = dO V^T;  dS = scale P (dP - D) with D_t = dO_t . out_t;
 //   dV += P^T dO;  dK += dS^T Q;  dQ += dS K   (five small sgemms per tile)
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int B,
-                        int T, int C, int NH, bool causal) {
+                        int T, int C, int NH, const AttentionSpan& span) {
   const int hs = C / NH;
   const float scale = 1.0f / std::sqrt((float)hs);
   const int C3 = 3 * C;
+  const KeyRanges keys(span, B, T);
 #pragma omp parallel
   {
     std::vector<float> P(kBlock * kBlock), dP(kBlock * kBlock), D(kBlock);
@@ -174,24 +220,28 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
             for (int i = 0; i < hs; i++) dq[(size_t)t * C3 + part * C + i] = 0.0f;
         for (int t0 = 0; t0 < T; t0 += kBlock) {
           const int mq = T - t0 < kBlock ? T - t0 : kBlock;
-          const int kend = causal ? t0 + mq : T;
+          const size_t row0 = (size_t)b * T + t0;
+          int kbegin, kend;
+          key_span(keys, row0, mq, kbegin, kend);
           for (int r = 0; r < mq; r++)
             D[r] = dot(dO + (size_t)(t0 + r) * C, out + ((size_t)b * T + t0 + r) * C + h * hs, hs);
-          for (int j0 = 0; j0 < kend; j0 += kBlock) {
+          for (int j0 = kbegin; j0 < kend; j0 += kBlock) {
             const int n = kend - j0 < kBlock ? kend - j0 : kBlock;
             sgemm('N', 'T', mq, n, hs, scale, q + (size_t)t0 * C3, C3, k + (size_t)j0 * C3, C3, 0.0f, P.data(), kBlock);
             sgemm('N', 'T', mq, n, hs, 1.0f, dO + (size_t)t0 * C, C, v + (size_t)j0 * C3, C3, 0.0f, dP.data(), kBlock);
             for (int r = 0; r < mq; r++) {
               float* p = P.data() + r * kBlock;
               float* ds = dP.data() + r * kBlock;
-              const int nv = visible(causal, t0 + r, j0, n);
+              int lo, hi;
+              visible(keys, row0 + r, j0, n, lo, hi);
               const float l = row_lse[t0 + r], d = D[r];
 #pragma omp simd
-              for (int j = 0; j < nv; j++) {
+              for (int j = lo; j < hi; j++) {
                 p[j] = exp_approx(p[j] - l);
                 ds[j] = scale * p[j] * (ds[j] - d);
               }
-              for (int j = nv; j < n; j++) p[j] = ds[j] = 0.0f;
+              for (int j = 0; j < std::min(lo, n); j++) p[j] = ds[j] = 0.0f;
+              for (int j = std::max(hi, lo); j < n; j++) p[j] = ds[j] = 0.0f;
             }
             sgemm('T', 'N', n, hs, mq, 1.0f, P.data(), kBlock, dO + (size_t)t0 * C, C, 1.0f, dv + (size_t)j0 * C3, C3);
             sgemm('T', 'N', n, hs, mq, 1.0f, dP.data(), kBlock, q + (size_t)t0 * C3, C3, 1.0f, dk + (size_t)j0 * C3, C3);

@@ -62,12 +62,13 @@ class CpuBackend final : public Backend {
                        const float* weight, int N, int C, int OC) override {
     matmul_.backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC);
   }
-  void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int NH, bool causal) override {
-    cpu::attention_forward(out, lse, qkv, B, T, C, NH, causal);
+  void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int NH,
+                         const AttentionSpan& span) override {
+    cpu::attention_forward(out, lse, qkv, B, T, C, NH, span);
   }
   void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int B,
-                          int T, int C, int NH, bool causal) override {
-    cpu::attention_backward(dqkv, dout, qkv, out, lse, B, T, C, NH, causal);
+                          int T, int C, int NH, const AttentionSpan& span) override {
+    cpu::attention_backward(dqkv, dout, qkv, out, lse, B, T, C, NH, span);
   }
   void attention_decode(float* out, float* kcache, float* vcache, const float* qkv, int B, int pos, int maxT, int C,
                         int NH) override {

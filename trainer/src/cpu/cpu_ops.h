@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "trainer/backend.h"
+
 namespace kiln::trainer::cpu {
 
 void encoder_forward(float* out, const int32_t* inp, const float* wte, const float* wpe, int B, int T, int C,
@@ -44,9 +46,10 @@ class Matmul {
   std::unique_ptr<Bf16> bf16_;
 };
 
-void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int NH, bool causal);
+void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int C, int NH,
+                       const AttentionSpan& span);
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse, int B,
-                        int T, int C, int NH, bool causal);
+                        int T, int C, int NH, const AttentionSpan& span);
 void attention_decode(float* out, float* kcache, float* vcache, const float* qkv, int B, int pos, int maxT, int C,
                       int NH);
 

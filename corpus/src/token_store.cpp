@@ -389,6 +389,12 @@ void TokenStore::doc_starts_in(Split split, uint64_t begin, uint64_t end, std::v
     out.push_back(uint32_t(*it - begin));
 }
 
+namespace {
+uint64_t block_key(Split split, size_t shard, size_t block) {
+  return (uint64_t(split == Split::kVal) << 63) | (uint64_t(shard) << 40) | uint64_t(block);
+}
+}  // namespace
+
 TokenStore::Location TokenStore::locate(const SplitData& d, uint64_t pos) const {
   size_t shard = size_t(std::upper_bound(d.shard_begin.begin(), d.shard_begin.end(), pos) - d.shard_begin.begin()) - 1;
   while (d.shards[shard]->num_tokens() == 0) ++shard;  // empty shards hold nothing
@@ -430,16 +436,30 @@ const std::byte* TokenStore::view(Split split, uint64_t begin, uint64_t count, s
     std::memcpy(scratch.data() + (pos - begin) * width, b.data + at.offset * width, take * width);
     pos += take;
     if (pos == end) return scratch.data();
-    at = locate(d, pos);
-    b = block(split, at.shard, at.block);
+    at = locate(d, pos);  // at.offset == 0 from here on
+    uint32_t num_tokens = d.shards[at.shard]->block_num_tokens(at.block);
+    const std::byte* h = head(block_key(split, at.shard, at.block), std::min<uint64_t>(end - pos, num_tokens));
+    b = h ? BlockRef{h, num_tokens} : block(split, at.shard, at.block);
   }
+}
+
+void TokenStore::keep_head(uint64_t key, const std::vector<std::byte>& decoded) const {
+  if (head_tokens_ == 0) return;
+  size_t bytes = std::min<size_t>(decoded.size(), size_t(head_tokens_) * dtype_bytes());
+  auto [it, added] = heads_.try_emplace(key);
+  if (it->second.size() < bytes) it->second.assign(decoded.begin(), decoded.begin() + long(bytes));
+}
+
+const std::byte* TokenStore::head(uint64_t key, uint64_t count) const {
+  auto found = heads_.find(key);
+  return found != heads_.end() && found->second.size() >= count * dtype_bytes() ? found->second.data() : nullptr;
 }
 
 TokenStore::BlockRef TokenStore::block(Split split, size_t shard, size_t block) const {
   const TokenShard& s = *data(split).shards[shard];
   std::vector<std::byte> decoded;
   if (!s.compressed()) return {s.load_block(block, decoded), s.block_num_tokens(block)};
-  uint64_t key = (uint64_t(split == Split::kVal) << 63) | (uint64_t(shard) << 40) | uint64_t(block);
+  uint64_t key = block_key(split, shard, block);
   auto found = cache_index_.find(key);
   if (found != cache_index_.end()) {
     cache_.splice(cache_.begin(), cache_, found->second);
@@ -450,6 +470,8 @@ TokenStore::BlockRef TokenStore::block(Split split, size_t shard, size_t block) 
       cache_.pop_back();
     }
     s.load_block(block, decoded);
+    ++blocks_decoded_;
+    keep_head(key, decoded);
     cache_.push_front({key, std::move(decoded)});
     cache_index_[key] = cache_.begin();
   }
@@ -464,10 +486,17 @@ void TokenStore::prefetch(Split split, const std::vector<std::pair<uint64_t, uin
     for (uint64_t pos = begin; pos < end && pos < d.num_tokens;) {
       Location at = locate(d, pos);
       const TokenShard& s = *d.shards[at.shard];
-      uint64_t key = (uint64_t(split == Split::kVal) << 63) | (uint64_t(at.shard) << 40) | uint64_t(at.block);
-      if (s.compressed() ? !cache_index_.count(key) : !s.checked(at.block)) wanted.insert({at.shard, at.block});
-      pos = d.shard_begin[at.shard] + uint64_t(at.block + 1) * s.block_tokens();
-      if (at.block + 1 >= s.num_blocks()) pos = d.shard_begin[at.shard] + s.num_tokens();
+      uint64_t key = block_key(split, at.shard, at.block);
+      uint64_t block_end = pos - at.offset + s.block_num_tokens(at.block);
+      auto cached = cache_index_.find(key);
+      if (!s.compressed()) {
+        if (!s.checked(at.block)) wanted.insert({at.shard, at.block});
+      } else if (cached != cache_index_.end()) {
+        cache_.splice(cache_.begin(), cache_, cached->second);  // needed: not among the evicted below
+      } else if (!(at.offset == 0 && head(key, std::min(end, block_end) - pos))) {
+        wanted.insert({at.shard, at.block});
+      }
+      pos = block_end;
     }
   }
   std::vector<std::pair<size_t, size_t>> list;
@@ -487,8 +516,10 @@ void TokenStore::prefetch(Split split, const std::vector<std::pair<uint64_t, uin
   }
   tbb::parallel_for(size_t(0), list.size(),
                     [&](size_t i) { d.shards[list[i].first]->load_block(list[i].second, decoded[i]); });
+  blocks_decoded_ += list.size();
   for (size_t i = 0; i < list.size(); ++i) {
-    uint64_t key = (uint64_t(split == Split::kVal) << 63) | (uint64_t(list[i].first) << 40) | uint64_t(list[i].second);
+    uint64_t key = block_key(split, list[i].first, list[i].second);
+    keep_head(key, decoded[i]);
     cache_.push_front({key, std::move(decoded[i])});
     cache_index_[key] = cache_.begin();
   }
@@ -561,6 +592,7 @@ TokenStream::TokenStream(const TokenStore& store, const StreamOptions& options) 
   // A buffer's windows lie in buffer_chunks chunks, each spanning up to two blocks.
   uint64_t blocks_per_chunk = (windows_per_chunk_ * options_.seq_len) / store.manifest().block_tokens + 2;
   store.reserve_cache(size_t(options_.shuffle ? options_.buffer_chunks * blocks_per_chunk : 2));
+  if (options_.shuffle) store.reserve_heads(options_.seq_len + 1);
 }
 
 void TokenStream::prepare_epoch(uint64_t epoch) {

@@ -54,6 +54,12 @@ struct PipelineOptions {
   uint64_t batch_bytes = uint64_t(4) << 20;    // raw bytes per batch, at most (one frame)
   size_t max_batches_in_flight = 0;            // 0 = 2 × threads
   std::function<void(const ProgressInfo&)> on_progress;  // called ≤ 5×/s from one thread
+  // A slice of a larger run (one MPI rank's block of inputs, kiln dedup): inputs[i] is
+  // input slice_first_input + i of the whole run in shard and marker names, only this
+  // slice's markers are cleared when !resume, and stats.json is left to the caller,
+  // which merges the slices' RunStats in input order.
+  bool slice = false;
+  size_t slice_first_input = 0;
 };
 
 // Runs the stages over every input. Throws Error on unusable options or output

@@ -102,10 +102,22 @@ struct DedupStats {
   double seconds_signatures = 0, seconds_clustering = 0;
   uint64_t peak_rss_bytes = 0;
   bool resumed = false;
-  int rank = 0, num_ranks = 1;  // under mpirun: only rank 0 writes outputs and runs the filter
+  int rank = 0, num_ranks = 1;  // under mpirun: rank 0 writes the index outputs; all ranks filter
 
   std::string to_json() const;
 };
+
+// Under mpirun (DedupStats::num_ranks > 1) every rank runs the filter pass over the block
+// of inputs it indexed, [first, end) = [r·n/N, (r+1)·n/N), writing the shards of those
+// inputs under their global input index (PipelineOptions::slice); rank 0 gathers the
+// ranks' run statistics (as JSON, in rank order = input order) and writes the totals.
+struct InputBlock {
+  size_t first = 0, end = 0;
+};
+InputBlock dedup_rank_inputs(size_t num_inputs);
+// Rank 0 gets every rank's bytes in rank order; other ranks get an empty vector. One
+// rank: {bytes}.
+std::vector<std::string> dedup_gather(const std::string& bytes);
 
 // Passes 1 and 2. Throws Error on unusable options, unreadable inputs (stream errors) or
 // a work directory that cannot be written.

@@ -5,6 +5,7 @@
 // Flags map to dedup/ Options; the work is build_dedup_index / count_lines / the
 // Decontaminator plus one run_pipeline with the filter stage.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -106,24 +107,44 @@ int run_documents(const std::vector<std::string>& args) {
   std::vector<std::string> inputs = expand_inputs(v["inputs"].as<std::vector<std::string>>());
 
   DedupStats d = build_dedup_index(inputs, o);
-  if (d.rank != 0) return 0;  // under mpirun, rank 0 reports and runs the filter pass
-  if (d.num_ranks > 1) std::printf("dedup index: %d MPI ranks\n", d.num_ranks);
-  std::printf("dedup index: %llu docs, %llu clusters (%llu docs), removing %llu exact + %llu near duplicates%s\n",
-              (unsigned long long)d.docs, (unsigned long long)d.num_clusters, (unsigned long long)d.docs_in_clusters,
-              (unsigned long long)d.docs_removed_exact, (unsigned long long)d.docs_removed_near,
-              d.resumed ? " (resumed)" : "");
-  if (!o.url_field.empty())
-    std::printf("             and %llu documents whose URL another one has\n", (unsigned long long)d.docs_removed_url);
-  if (!d.resumed) {
-    std::printf("             signatures %.2fs, clustering %.2fs, %llu runs spilled, peak RSS %.0f MB\n",
-                d.seconds_signatures, d.seconds_clustering, (unsigned long long)d.runs_spilled,
-                double(d.peak_rss_bytes) / 1e6);
-    pipeline.resume = false;  // a new index invalidates outputs of an earlier filter pass
+  const bool distributed = d.num_ranks > 1;
+  if (d.rank == 0) {
+    if (distributed) std::printf("dedup index: %d MPI ranks\n", d.num_ranks);
+    std::printf("dedup index: %llu docs, %llu clusters (%llu docs), removing %llu exact + %llu near duplicates%s\n",
+                (unsigned long long)d.docs, (unsigned long long)d.num_clusters, (unsigned long long)d.docs_in_clusters,
+                (unsigned long long)d.docs_removed_exact, (unsigned long long)d.docs_removed_near,
+                d.resumed ? " (resumed)" : "");
+    if (!o.url_field.empty())
+      std::printf("             and %llu documents whose URL another one has\n", (unsigned long long)d.docs_removed_url);
+    if (!d.resumed)
+      std::printf("             signatures %.2fs, clustering %.2fs, %llu runs spilled, peak RSS %.0f MB\n",
+                  d.seconds_signatures, d.seconds_clustering, (unsigned long long)d.runs_spilled,
+                  double(d.peak_rss_bytes) / 1e6);
   }
+  if (!d.resumed) pipeline.resume = false;  // a new index invalidates outputs of an earlier filter pass
   std::vector<std::unique_ptr<Stage>> stages;
   stages.push_back(DedupFilter::open(o.resolved_work_dir()));
-  pipeline.on_progress = terminal_progress();
-  RunStats stats = run_pipeline(inputs, stages, pipeline);
+  RunStats stats;
+  if (!distributed) {
+    pipeline.on_progress = terminal_progress();
+    stats = run_pipeline(inputs, stages, pipeline);
+  } else {
+    // Every rank filters the block of inputs it indexed, writing their shards under
+    // their global input index; rank 0 merges the ranks' statistics in input order.
+    auto start = std::chrono::steady_clock::now();
+    InputBlock block = dedup_rank_inputs(inputs.size());
+    pipeline.slice = true;
+    pipeline.slice_first_input = block.first;
+    if (d.rank == 0) pipeline.on_progress = terminal_progress();
+    std::vector<std::string> mine(inputs.begin() + long(block.first), inputs.begin() + long(block.end));
+    RunStats local = run_pipeline(mine, stages, pipeline);
+    std::vector<std::string> all = dedup_gather(local.to_json());
+    if (d.rank != 0) return local.input_errors.empty() ? 0 : 3;
+    for (const std::string& json : all) stats.merge(RunStats::from_json(json));
+    stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    write_file(pipeline.output_dir + "/stats.json", stats.to_json() + "\n");
+    std::printf("filter pass: %d MPI ranks, %zu inputs\n", d.num_ranks, inputs.size());
+  }
   print_run_summary(stats, pipeline.output_dir);
   std::printf("clusters:  %s/clusters.jsonl\n", o.output_dir.c_str());
   std::printf("dedup:     %s/dedup_stats.json\n", o.output_dir.c_str());

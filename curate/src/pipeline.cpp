@@ -98,8 +98,12 @@ class Runner {
       out_dir_ = options_.output_dir;
       fs::create_directories(out_dir_ / ".kiln" / "done");
       if (options_.write_rejects) fs::create_directories(out_dir_ / "rejects");
-      if (!options_.resume)
+      if (!options_.resume && options_.slice) {
+        for (size_t i = 0; i < inputs_.size(); ++i)
+          fs::remove(out_dir_ / ".kiln" / "done" / ("input-" + input_tag(options_.slice_first_input + i) + ".json"));
+      } else if (!options_.resume) {
         for (auto& e : fs::directory_iterator(out_dir_ / ".kiln" / "done")) fs::remove(e.path());
+      }
     } else if (to_stdout_) {
       stdout_ = std::make_unique<AtomicFile>("-");
     }
@@ -118,7 +122,7 @@ class Runner {
       throw Error(cat("accounting error: ", total.docs_read, " documents read but ", total.docs_kept, " kept + ",
                       total.docs_rejected, " rejected"));
     }
-    if (files_) write_file((out_dir_ / "stats.json").string(), total.to_json() + "\n");
+    if (files_ && !options_.slice) write_file((out_dir_ / "stats.json").string(), total.to_json() + "\n");
     return total;
   }
 
@@ -130,7 +134,7 @@ class Runner {
 
   RunStats run_input(size_t index) {
     const std::string& path = inputs_[index];
-    std::string tag = input_tag(index);
+    std::string tag = input_tag((options_.slice ? options_.slice_first_input : 0) + index);
     fs::path marker = out_dir_ / ".kiln" / "done" / ("input-" + tag + ".json");
     if (files_ && options_.resume && fs::exists(marker)) {
       std::string text = read_file(marker.string());

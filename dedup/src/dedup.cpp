@@ -201,10 +201,11 @@ class Index {
     sort_budget_ = std::max<uint64_t>(o.memory_bytes / 2, 4096);
     merge_memory_ = std::max<uint64_t>(o.memory_bytes / 2, 4096);
     // Ranks take contiguous blocks of inputs, so global ordinals (rank base + local
-    // ordinal) are exactly the single-process ordinals.
-    const size_t n = inputs.size(), R = size_t(comm_.size()), r = size_t(comm_.rank());
-    first_input_ = n * r / R;
-    end_input_ = n * (r + 1) / R;
+    // ordinal) are exactly the single-process ordinals. The filter pass uses the same
+    // blocks.
+    const InputBlock block = dedup_rank_inputs(inputs.size());
+    first_input_ = block.first;
+    end_input_ = block.end;
     rank_dir_ = comm_.size() == 1 ? work_ : cat(work_, "/rank-", comm_.rank());
   }
 
@@ -839,6 +840,15 @@ std::string DedupStats::to_json() const {
            ",\"peak_rss_bytes\":", peak_rss_bytes, "}");
   return s;
 }
+
+InputBlock dedup_rank_inputs(size_t num_inputs) {
+  // The same blocks as the index (Index::Index), so each rank filters what it read.
+  Comm& comm = Comm::world();
+  const size_t R = size_t(comm.size()), r = size_t(comm.rank());
+  return {num_inputs * r / R, num_inputs * (r + 1) / R};
+}
+
+std::vector<std::string> dedup_gather(const std::string& bytes) { return Comm::world().gather(bytes); }
 
 DedupStats build_dedup_index(const std::vector<std::string>& inputs, const DedupOptions& options) {
   Index index(inputs, options);

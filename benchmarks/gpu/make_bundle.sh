@@ -21,11 +21,13 @@ fi
 targets=(kernels_test bench_gpu_train)
 # The NCCL test exists when the toolkit has NCCL (kernels/CMakeLists.txt).
 cmake --build "$build" --target help | grep -q '^kernels_nccl_test:' && targets+=(kernels_nccl_test)
-cmake --build "$build" -j2 --target "${targets[@]}"
+cmake --build "$build" -j2 --target "${targets[@]}" kiln_cuda
 binaries=()
 for t in "${targets[@]}"; do
   binaries+=("$(find "$build/tests/kernels" "$build/benchmarks/gpu" -maxdepth 1 -type f -name "$t" | head -1)")
 done
+# The CUDA plugin goes beside the binaries, where kernels/src/cuda_loader.cpp looks first.
+binaries+=("$build/libkiln_cuda.so")
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 "$shared/tools/bundle.sh" "$stage/kiln-gpu" "${binaries[@]}" > /dev/null

@@ -64,11 +64,4 @@ std::unique_ptr<Communicator> make_mpi_communicator() {
 }
 #endif
 
-#ifndef KILN_KERNELS_HAVE_NCCL
-bool nccl_compiled() { return false; }
-std::unique_ptr<Communicator> make_nccl_communicator(std::unique_ptr<Communicator>, int) {
-  throw Error("data parallel: kiln was built without NCCL (needs nvcc, an MPI and nccl.h in the CUDA toolkit)");
-}
-#endif
-
 }  // namespace kiln::kernels

@@ -31,7 +31,9 @@ TEST(DataParallel, ShardRangesTileTheBuffer) {
       for (int r = 0; r < size; r++) {
         const ShardRange s = shard_range(n, r, size);
         EXPECT_EQ(s.begin, next) << n << " " << r << "/" << size;
-        if (s.size) EXPECT_EQ(s.begin % 16, 0u);  // empty trailing shards sit at n
+        if (s.size) {
+          EXPECT_EQ(s.begin % 16, 0u);  // empty trailing shards sit at n
+        }
         next = s.begin + s.size;
       }
       EXPECT_EQ(next, n) << n << " over " << size;

@@ -281,9 +281,13 @@ TEST(TokenStream, DocumentStartsInWindowsFollowEot) {
   while (stream.next(w) && w.epoch == 0) {
     for (uint32_t p : w.doc_starts) {
       ++starts;
-      if (p > 0) EXPECT_EQ(w.tokens[p - 1], kEot);
+      if (p > 0) {
+        EXPECT_EQ(w.tokens[p - 1], kEot);
+      }
     }
-    if (w.window == 0) EXPECT_EQ(w.doc_starts.front(), 0u);
+    if (w.window == 0) {
+      EXPECT_EQ(w.doc_starts.front(), 0u);
+    }
   }
   EXPECT_GT(starts, 90);
 }
@@ -408,7 +412,9 @@ TEST(TokenInterop, ExportImportRoundTripsForEveryFormat) {
     std::vector<uint32_t> tokens;
     back.read(Split::kTrain, 0, back.num_tokens(Split::kTrain), tokens);
     EXPECT_EQ(tokens, flat) << name;
-    if (format != TokenFormat::kLlmc) EXPECT_EQ(back.doc_starts(Split::kTrain), store.doc_starts(Split::kTrain)) << name;
+    if (format != TokenFormat::kLlmc) {
+      EXPECT_EQ(back.doc_starts(Split::kTrain), store.doc_starts(Split::kTrain)) << name;
+    }
   }
 }
 

@@ -7,7 +7,8 @@
 // before timing: each epoch is a permutation of all windows and every window equals the
 // flat sequence at its position. Then, each run, times the same work side by side:
 //   memcpy        every window's T+1 uint16 copied out of a warm in-memory array (the floor
-//                 for bytes already in memory)
+//                 for bytes already in memory), in order, and in the stream's shuffled
+//                 order (what random reads alone cost, with no store at all)
 //   zstd alone    ZSTD_decompressDCtx of the store's very frames, one thread and one task
 //                 per block on all threads (the stream decodes a buffer's blocks that way),
 //                 skipping the frames' XXH64 as the store does: the ceiling for a zstd store
@@ -87,7 +88,7 @@ StreamOptions stream_options() {
 }
 
 // One epoch through both APIs: a permutation of all windows, each equal to the flat sequence.
-bool check(const TokenStore& store, const std::vector<uint32_t>& flat, const char* name) {
+bool check(const TokenStore& store, const std::vector<uint32_t>& flat, const char* name, std::vector<uint64_t>& order) {
   TokenStream views(store, stream_options()), copies(store, stream_options());
   std::vector<char> seen(views.windows_per_epoch(), 0);
   WindowView v;
@@ -100,6 +101,7 @@ bool check(const TokenStore& store, const std::vector<uint32_t>& flat, const cha
       std::fprintf(stderr, "%s: window %llu wrong\n", name, (unsigned long long)v.window);
       return false;
     }
+    order.push_back(v.window);
   }
   if (std::count(seen.begin(), seen.end(), 1) != long(seen.size())) {
     std::fprintf(stderr, "%s: an epoch is not a permutation of the windows\n", name);
@@ -132,7 +134,8 @@ int main(int argc, char** argv) {
   write_store(root + "/zstd", flat, doc_ends, true);
   write_store(root + "/raw", flat, doc_ends, false);
   TokenStore zstd_store = TokenStore::open(root + "/zstd"), raw_store = TokenStore::open(root + "/raw");
-  if (!check(zstd_store, flat, "zstd") || !check(raw_store, flat, "raw")) return 1;
+  std::vector<uint64_t> order, raw_order;  // the shuffled epoch's windows
+  if (!check(zstd_store, flat, "zstd", order) || !check(raw_store, flat, "raw", raw_order) || order != raw_order) return 1;
 
   // The zstd store's frames, encoded again (encoding is deterministic: checked against the file).
   ShardWriterOptions zo;
@@ -160,6 +163,12 @@ int main(int argc, char** argv) {
   auto memcpy_windows = [&] {
     for (uint64_t i = 0; i < windows; ++i) {
       std::memcpy(sink.data(), source.data() + i * T, (T + 1) * 2);
+      checksum += sink[i % (T + 1)];
+    }
+  };
+  auto memcpy_shuffled = [&] {  // the same copies in the stream's order: what shuffling alone costs
+    for (uint64_t i = 0; i < windows; ++i) {
+      std::memcpy(sink.data(), source.data() + order[i] * T, (T + 1) * 2);
       checksum += sink[i % (T + 1)];
     }
   };
@@ -195,11 +204,12 @@ int main(int argc, char** argv) {
     if (n != windows) std::abort();
   };
 
-  enum { kMemcpy, kZstd1, kZstdN, kRawViewsFirst, kRawViews, kZstdViews, kRawWindows, kZstdWindows, kSides };
+  enum { kMemcpy, kMemcpyShuffled, kZstd1, kZstdN, kRawViewsFirst, kRawViews, kZstdViews, kRawWindows, kZstdWindows, kSides };
   std::vector<std::vector<double>> t(kSides);
   const uint64_t decoded_before_timing = zstd_store.blocks_decoded();  // views and windows: 2 epochs a run
   for (int r = 0; r < runs; ++r) {  // sides interleaved, so load changes hit all of them
     t[kMemcpy].push_back(seconds(memcpy_windows));
+    t[kMemcpyShuffled].push_back(seconds(memcpy_shuffled));
     t[kZstd1].push_back(seconds(zstd_one_thread));
     t[kZstdN].push_back(seconds(zstd_all_threads));
     TokenStore fresh = TokenStore::open(root + "/raw");
@@ -221,6 +231,7 @@ int main(int argc, char** argv) {
                 (double(n) / m[size_t(side)]) / (double(bytes) / m[kMemcpy]));
   };
   line("memcpy of the same bytes", kMemcpy, bytes);
+  line("memcpy of the same windows in shuffled order", kMemcpyShuffled, bytes);
   line("zstd decompression alone, 1 thread", kZstd1, decoded_bytes);
   line("zstd decompression alone, all threads", kZstdN, decoded_bytes);
   line("TokenStream views, shuffle, raw, first epoch", kRawViewsFirst, bytes);

@@ -185,7 +185,7 @@ std::string_view check_gopher_repetition(std::string_view text, const GopherRepe
   auto word = [&](size_t i) { return text.substr(words[i].begin, words[i].end - words[i].begin); };
   // Table probes are random accesses: each key's slot is prefetched kAhead keys before.
   constexpr size_t kAhead = 16;
-  auto& wh = scratch.word_hashes;
+  auto& wh = scratch.word_keys;
   wh.resize(N);
   for (uint32_t i = 0; i < N; ++i) {
     pc[i + 1] = pc[i] + words[i].chars;

@@ -152,7 +152,7 @@ struct Scratch final : StageState {
   std::vector<uint32_t> id_counts;     // per id: occurrences
   std::vector<uint8_t> id_seen;        // per id: order n whose scan has met it (5..10)
   std::vector<uint64_t> prefix_chars;  // code points of words[0..i)
-  std::vector<uint64_t> word_hashes;
+  std::vector<uint64_t> word_keys;     // per position: word_key of the word
   FirstPositionTable table;
   std::string cleaned;
   std::string cleaned_lower;  // C4: one line, ASCII-lowercased

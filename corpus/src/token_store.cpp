@@ -6,8 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 // Compiled here rather than called in Debian's libxxhash, which is built for baseline
-// x86-64 (SSE2): inlined under x86-64-v3, XXH3 checks a block with AVX2 at about twice the
-// speed, and the checksum of every block a stream reads is most of a raw store's cost.
+// x86-64 (SSE2): inlined under x86-64-v3, XXH3 hashes a 128 KiB block in cache with AVX2
+// at 49 GB/s instead of 20 (same hashes). A block coming from memory is bound by memory
+// either way; decoded zstd blocks are hashed while still in cache.
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 #define ZSTD_STATIC_LINKING_ONLY  // ZSTD_d_forceIgnoreChecksum (see load_block)

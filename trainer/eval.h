@@ -78,7 +78,10 @@ struct BiasResult {
   size_t pairs = 0;
 };
 // Whole-sentence log-likelihood (every token after the first), as lm-evaluation-harness's crows_pairs.
-BiasResult evaluate_bias_pairs(GPT& model, const std::vector<SentencePair>& pairs, const Tokenize& tokenize);
+// Each sentence's log-likelihood: conditioned on `eot` (>= 0) and scored on all its tokens,
+// as lm-evaluation-harness does; without an EOT, on its first token and scored on the rest.
+BiasResult evaluate_bias_pairs(GPT& model, const std::vector<SentencePair>& pairs, const Tokenize& tokenize,
+                               int32_t eot = -1);
 
 // ---- `kiln eval`: one call that loads a model, runs the requested evaluations and builds
 // the report (JSON, and self-contained HTML with the training log's loss curve) ----

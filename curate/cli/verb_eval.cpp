@@ -14,7 +14,7 @@ int run_eval(const std::vector<std::string>& args) {
   po::options_description options("options");
   options.add_options()
       ("model,m", po::value<std::string>()->required(), "kiln or llm.c checkpoint")
-      ("tokenizer", po::value<std::string>(), "HF tokenizer.json for text inputs (default: byte-level, vocab 256)")
+      ("tokenizer", po::value<std::string>(), "tokenizer for text inputs: HF tokenizer.json or tiktoken ranks (default: byte-level, vocab 256); its <|endoftext|> conditions bias pairs")
       ("data", po::value<std::string>(), "perplexity data: .bin token file or text")
       ("seq-len,t", po::value<int>()->default_value(0), "perplexity window (0 = block size)")
       ("stride", po::value<int>()->default_value(0), "window step; smaller than --seq-len = sliding windows (0 = disjoint)")

@@ -17,7 +17,7 @@ int run_generate(const std::vector<std::string>& args) {
   options.add_options()
       ("model,m", po::value<std::string>()->required(), "kiln or llm.c checkpoint")
       ("prompt,p", po::value<std::string>()->default_value("\n"), "prompt text")
-      ("tokenizer", po::value<std::string>(), "HF tokenizer.json (default: byte-level, vocab 256)")
+      ("tokenizer", po::value<std::string>(), "HF tokenizer.json or tiktoken ranks (default: byte-level, vocab 256)")
       ("max-tokens,n", po::value<int>()->default_value(500), "tokens to generate")
       ("temperature", po::value<float>()->default_value(1.0f), "softmax temperature (0 = greedy)")
       ("top-k", po::value<int>()->default_value(0), "sample from the k likeliest tokens (0 = all)")

@@ -29,7 +29,7 @@ int run_train(const std::vector<std::string>& args) {
       ("data", po::value<std::string>(), "training data: a token store from kiln pack (its val split is used for validation), a .bin token file (nanoGPT uint16 or llm.c shard), or text (byte-level)")
       ("sft", po::value<std::string>(), "supervised fine-tuning instead: JSONL with \"prompt\" and \"response\"; loss on responses only")
       ("sft-end-token", po::value<int>()->default_value(-1), "token appended to each SFT response and trained on (-1 = none)")
-      ("tokenizer", po::value<std::string>(), "HF tokenizer.json for text data (default: byte-level); sets the default --vocab-size")
+      ("tokenizer", po::value<std::string>(), "tokenizer for text data: HF tokenizer.json or tiktoken ranks (default: byte-level); sets the default --vocab-size")
       ("val", po::value<std::string>(), "validation data (same formats); default: the last --val-fraction of --data")
       ("val-fraction", po::value<double>()->default_value(0.1), "share of --data held out for validation when --val is absent (0 = none)")
       ("config", po::value<std::string>(), "model TOML ([model] n_layer, n_head, n_embd, block_size, vocab_size, position, norm); flags below override it")
@@ -63,7 +63,7 @@ int run_train(const std::vector<std::string>& args) {
       ("log", po::value<std::string>(), "training log: .csv or .jsonl")
       ("print-every", po::value<int>()->default_value(10), "steps between progress lines")
       ("mask-documents", po::bool_switch(), "attention only within each document of a packed window (documents end with EOT: a store's own, or --eot)")
-      ("eot", po::value<int>(), "the token ending each document of --data, for --mask-documents (a token store knows its own)")
+      ("eot", po::value<int>(), "the token ending each document of --data, for --mask-documents (default: a token store's own, or --tokenizer's <|endoftext|>)")
       ("zero1", po::bool_switch(), "under mpirun: shard AdamW's state over the ranks (ZeRO stage 1)")
       ("threads,j", po::value<int>()->default_value(0), "CPU threads (0 = all cores)");
   add_backend_flags(options);
@@ -140,6 +140,7 @@ int run_train(const std::vector<std::string>& args) {
     if (v.count("sft")) throw Error("--mask-documents is for packed --data; SFT rows hold one example each");
     if (v.count("eot")) o.end_of_document = v["eot"].as<int>();
     else if (from_store) o.end_of_document = (int32_t)TokenStore::open(v["data"].as<std::string>()).manifest().tokenizer.eot;
+    else if (codec.eot >= 0) o.end_of_document = codec.eot;  // token files made with this tokenizer
     else throw Error("--mask-documents needs --eot: the token that ends each document of --data");
     if (o.end_of_document < 0) throw Error("--eot must be a token id (>= 0)");
   } else if (v.count("eot")) {

@@ -165,6 +165,19 @@ TEST(Eval, CrowsPairsCsvAndBiasProbe) {
   EXPECT_GE(r.pct_stereotype, 0.0);
   EXPECT_LE(r.pct_stereotype, 1.0);
   EXPECT_GT(r.mean_loglik_gap, 0.0);
+  // Conditioned on an end-of-text token (the harness's way), every token of a sentence is
+  // scored: the log-likelihood is the sum over all of them, which the first-token
+  // conditioning leaves out one of.
+  const int32_t eot = 10;
+  const std::vector<SentencePair> one = {{"ab", "b"}};
+  const auto with_eot = evaluate_bias_pairs(model, one, byte_tokens, eot);
+  const double more = continuation_loglikelihood(model, {eot}, byte_tokens("ab"));
+  const double less = continuation_loglikelihood(model, {eot}, byte_tokens("b"));
+  EXPECT_NEAR(with_eot.mean_loglik_gap, std::fabs(more - less), 1e-9);
+  EXPECT_EQ(with_eot.pct_stereotype, more > less ? 1.0 : 0.0);
+  // Without it, "b" (one token) has nothing to score.
+  const auto without = evaluate_bias_pairs(model, one, byte_tokens);
+  EXPECT_NEAR(without.mean_loglik_gap, std::fabs(continuation_loglikelihood(model, {'a'}, {'b'})), 1e-9);
 }
 
 TEST(Codec, BytesAndHfTokenizer) {
@@ -178,7 +191,15 @@ TEST(Codec, BytesAndHfTokenizer) {
   const auto ids = bpe.encode(text);
   EXPECT_LT(ids.size(), text.size());  // merges happened
   EXPECT_EQ(bpe.decode(ids), text);
+  ASSERT_GE(bpe.eot, 0);  // trained with <|endoftext|>
+  EXPECT_EQ(bpe.decode({bpe.eot}), "<|endoftext|>");
+  EXPECT_EQ(bytes.eot, -1);
   EXPECT_THROW(load_codec("/nonexistent/tokenizer.json"), Error);
+  // tiktoken ranks (a subset of GPT-2's): pattern and <|endoftext|> = 50256 from the name.
+  const TextCodec ranks = load_codec(std::string(KILN_TEST_DATA_DIR) + "/tokenizer/ranks/gpt2.subset.tiktoken.zst");
+  EXPECT_EQ(ranks.eot, 50256);
+  EXPECT_EQ(ranks.vocab_size, 50257);
+  EXPECT_EQ(ranks.decode(ranks.encode(text)), text);
 }
 
 }  // namespace

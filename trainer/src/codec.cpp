@@ -5,24 +5,33 @@
 
 #ifdef KILN_TRAINER_HAVE_TOKENIZER
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/tool.h"
 #endif
 
 namespace kiln::trainer {
 
 TextCodec byte_codec() {
-  return {"bytes", 256, [](std::string_view text) { return byte_tokens(text); },
-          [](const std::vector<int32_t>& ids) { return bytes_from_tokens(ids); }};
+  TextCodec codec;
+  codec.name = "bytes";
+  codec.encode = [](std::string_view text) { return byte_tokens(text); };
+  codec.decode = [](const std::vector<int32_t>& ids) { return bytes_from_tokens(ids); };
+  return codec;
 }
 
 TextCodec load_codec(const std::string& path) {
   if (path.empty()) return byte_codec();
 #ifdef KILN_TRAINER_HAVE_TOKENIZER
-  auto tok = tokenizer::Tokenizer::from_hf_json(path);
+  tokenizer::TokenizerSource source;
+  source.path = path;
+  auto tok = tokenizer::load_tokenizer(source);
   TextCodec codec;
   codec.name = path;
   codec.vocab_size = (int)tok.vocab_size();
+  if (const auto eot = tok.token_id("<|endoftext|>")) codec.eot = (int32_t)*eot;
   codec.encode = [tok](std::string_view text) {
-    const auto ids = tok.encode(text, {.special = tokenizer::SpecialMode::kAsText});
+    tokenizer::EncodeOptions options;
+    options.special = tokenizer::SpecialMode::kAsText;
+    const auto ids = tok.encode(text, options);
     return std::vector<int32_t>(ids.begin(), ids.end());
   };
   codec.decode = [tok](const std::vector<int32_t>& ids) {

@@ -211,10 +211,12 @@ std::vector<SentencePair> read_crows_pairs_csv(const std::string& path) {
   return pairs;
 }
 
-BiasResult evaluate_bias_pairs(GPT& model, const std::vector<SentencePair>& pairs, const Tokenize& tokenize) {
+BiasResult evaluate_bias_pairs(GPT& model, const std::vector<SentencePair>& pairs, const Tokenize& tokenize,
+                               int32_t eot) {
   // Without an end-of-text token to condition on, the first token is the context.
   auto loglik = [&](const std::string& s) {
     const auto t = tokenize(s);
+    if (eot >= 0) return t.empty() ? 0.0 : continuation_loglikelihood(model, {eot}, t);
     if (t.size() < 2) return 0.0;
     return continuation_loglikelihood(model, {t[0]}, std::vector<int32_t>(t.begin() + 1, t.end()));
   };

@@ -83,7 +83,7 @@ EvalReport run_eval(const EvalOptions& o) {
   if (!o.pairs_path.empty()) {
     auto pairs = read_crows_pairs_csv(o.pairs_path);
     if (o.limit && pairs.size() > o.limit) pairs.resize(o.limit);
-    report.pairs = evaluate_bias_pairs(model, pairs, codec.encode);
+    report.pairs = evaluate_bias_pairs(model, pairs, codec.encode, codec.eot);
     report.has_pairs = true;
   }
   if (!o.log_path.empty()) report.curve = read_train_log(o.log_path);

@@ -166,6 +166,63 @@ TEST(DedupIndex, TinyMemoryBudgetGivesSameOutput) {
   EXPECT_EQ(read_file(a + "/.kiln/dedup/removed.bin"), read_file(b + "/.kiln/dedup/removed.bin"));
 }
 
+// What each MPI rank does in the filter pass (PipelineOptions::slice), without MPI: the
+// inputs in two blocks, each block's shards named by global input index, give the same
+// files as one run over all inputs, and the blocks' stats merge to the whole run's.
+TEST(DedupIndex, FilterPassInSlicesEqualsWholeRun) {
+  std::string in = scratch("slice-inputs");
+  fs::create_directories(in);
+  std::vector<std::string> inputs;
+  {
+    ReaderOptions ro;
+    auto reader = DocumentReader::open(kCorpus, ro);
+    Record r;
+    std::vector<std::string> lines;
+    while (reader->next(r)) lines.push_back(r.raw);
+    for (size_t part = 0; part < 5; ++part) {
+      inputs.push_back(cat(in, "/part-", part, ".jsonl"));
+      std::ofstream f(inputs.back(), std::ios::binary);
+      for (size_t i = part * lines.size() / 5; i < (part + 1) * lines.size() / 5; ++i) f << lines[i] << '\n';
+    }
+  }
+  std::string whole = scratch("slice-whole"), sliced = scratch("slice-two");
+  RunStats whole_stats, merged;
+  for (const std::string& out : {whole, sliced}) {
+    DedupOptions o;
+    o.output_dir = out;
+    o.threads = 2;
+    o.verify_threshold = 0.8;
+    build_dedup_index(inputs, o);
+    std::vector<std::unique_ptr<Stage>> stages;
+    stages.push_back(DedupFilter::open(o.resolved_work_dir()));
+    PipelineOptions p;
+    p.output_dir = out;
+    p.threads = 2;
+    p.resume = false;
+    if (out == whole) {
+      whole_stats = run_pipeline(inputs, stages, p);
+      continue;
+    }
+    p.slice = true;
+    for (auto [first, end] : {std::pair<size_t, size_t>{0, 2}, {2, 5}}) {
+      p.slice_first_input = first;
+      merged.merge(run_pipeline({inputs.begin() + long(first), inputs.begin() + long(end)}, stages, p));
+    }
+    EXPECT_FALSE(fs::exists(out + "/stats.json"));  // left to the caller
+  }
+  auto fa = outputs(whole), fb = outputs(sliced);
+  fa.erase("stats.json");
+  ASSERT_EQ(fa.size(), fb.size());
+  EXPECT_TRUE(fa == fb);
+  EXPECT_TRUE(fs::exists(sliced + "/part-00004-0000.jsonl.zst"));
+  for (size_t i = 0; i < 5; ++i) EXPECT_TRUE(fs::exists(cat(sliced, "/.kiln/done/input-0000", i, ".json")));
+  EXPECT_GT(merged.docs_rejected, 0u);
+  EXPECT_EQ(merged.docs_read, whole_stats.docs_read);
+  EXPECT_EQ(merged.docs_kept, whole_stats.docs_kept);
+  EXPECT_EQ(merged.output_shards, whole_stats.output_shards);
+  EXPECT_EQ(merged.reject_shards, whole_stats.reject_shards);
+}
+
 TEST(DedupIndex, RejectsCarryReasonAndCluster) {
   std::string out = scratch("rejects");
   DedupRun r = run_dedup(out, 2, uint64_t(1) << 30, 0.8);

@@ -5,7 +5,7 @@
 // π_k(h) = low 32 bits of ((a_k·h + b_k) mod 2^64) mod p, p = 2^61 − 1, a_k, b_k drawn
 // from `seed`: the arithmetic of datasketch and text-dedup (a uint64 product that wraps,
 // the Mersenne modulus, `& 0xFFFFFFFF`), with the modulus taken as one fold
-// (v & p) + (v >> 61), which differs from `% p` once in 2^58 values (minhash.cpp).
+// (v & p) + (v >> 61), which differs from `% p` for at most one value in 2^58 (minhash.cpp).
 // The signature is sig[k] = min over shingles of π_k(h). Two documents agree on sig[k]
 // with probability ≈ the Jaccard similarity of their shingle sets, so a band of r rows
 // matches with probability s^r and at least one of b bands with P(s) = 1 − (1 − s^r)^b

@@ -110,7 +110,7 @@ TEST(MinHash, FastPathEqualsReference) {
   }
 }
 
-// The Mersenne fold x = (v & p) + (v >> 61) lands in [p, p + 6] for a few v, where `% p`
+// The Mersenne fold x = (v & p) + (v >> 61) lands in [p, p + 7] for a few v, where `% p`
 // would subtract p once more; every kernel keeps the fold there, as the reference does
 // (minhash.cpp, performance notes). Shingles built to hit those v and the top bits.
 TEST(MinHash, KernelsAgreeOnFoldEdgeCases) {

@@ -14,8 +14,9 @@
 // block is an error naming the shard and block.
 //
 // Shards are memory-mapped. A raw (uncompressed) block is served in place: its checksum is
-// checked when it enters the store's block cache, and windows inside it are views into the
-// mapping. A zstd block is decoded once into the cache and served from there.
+// checked the first time it is used after the store is opened, and windows inside it are
+// views into the mapping. A zstd block is decoded (and checked) into the store's cache once
+// per epoch and served from there.
 //
 //   TokenStore store = TokenStore::open("store/");
 //   StreamOptions o;

@@ -212,6 +212,11 @@ TokenShard::TokenShard(const std::string& path) : path_(path) {
   if (f.version != kShardVersion) throw Error(cat(path, ": token shard version ", f.version, ", expected 1"));
   if (f.dtype_bytes != 2 && f.dtype_bytes != 4) throw Error(cat(path, ": token dtype of ", f.dtype_bytes, " bytes, expected 2 or 4"));
   if (f.compression > 1) throw Error(cat(path, ": unknown block compression ", f.compression, ", expected 0 (raw) or 1 (zstd)"));
+  // The index is read in place: bound each count by the file size first, so that a corrupt
+  // footer cannot make the sum below wrap around and point outside the mapping.
+  if (f.num_blocks > uint64_t(size) / 24 || f.num_docs > uint64_t(size) / 8 || f.index_offset > uint64_t(size))
+    throw Error(cat(path, ": footer counts (", f.num_blocks, " blocks, ", f.num_docs, " documents, index at byte ",
+                    f.index_offset, ") do not fit the file size ", size));
   uint64_t index_bytes = f.num_blocks * 24 + f.num_docs * 8;
   if (f.index_offset + index_bytes + kFooterBytes != uint64_t(size))
     throw Error(cat(path, ": index at byte ", f.index_offset, " does not match the file size ", size));

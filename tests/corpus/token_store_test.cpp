@@ -1,6 +1,7 @@
 // Token store: shards, checksums, streaming order, resume, ranks, mixtures, interop.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -177,6 +178,31 @@ TEST(TokenStream, ViewsEqualCopiedWindowsForEveryDtypeAndCompression) {
       EXPECT_FALSE(views.next(v));
       EXPECT_EQ(n, 2 * (copies.windows_per_epoch() / 2));  // rank 1 of 2, two epochs
     }
+  }
+}
+
+TEST(TokenStore, ShardWhoseFooterDoesNotFitTheFileIsRefusedBeforeMapping) {
+  TempDir dir;
+  write_store(dir.path("s"), make_docs(50), 1, 64, /*compress=*/false);
+  std::string shard = dir.path("s/train-00000.kts");
+  std::string bytes = testing::slurp(shard);
+  std::string truncated = bytes.substr(0, 100) + bytes.substr(bytes.size() - 64);  // blocks and index cut out
+  testing::spit(dir.path("cut.kts"), truncated);
+  try {
+    TokenShard cut(dir.path("cut.kts"));
+    FAIL() << "a cut shard must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cut.kts: "), std::string::npos) << e.what();
+  }
+  std::string huge = bytes;
+  uint64_t blocks = uint64_t(1) << 62;  // num_blocks: 24 × it wraps around 2^64
+  std::memcpy(huge.data() + huge.size() - 64 + 32, &blocks, 8);
+  testing::spit(dir.path("huge.kts"), huge);
+  try {
+    TokenShard bad(dir.path("huge.kts"));
+    FAIL() << "a footer whose counts exceed the file must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("do not fit the file size"), std::string::npos) << e.what();
   }
 }
 

@@ -37,6 +37,7 @@
 #include <map>
 #include <unordered_map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -229,13 +230,16 @@ class TokenStore {
   mutable std::list<CachedBlock> cache_;  // most recent first
   mutable std::unordered_map<uint64_t, std::list<CachedBlock>::iterator> cache_index_;
   mutable size_t cache_capacity_ = 4;
-  // The first head_tokens_ tokens of each zstd block decoded so far. The last window of a
-  // chunk needs a few tokens (one, when T divides the block size) of the block after its
-  // own, which in a shuffled epoch is seldom cached: without heads nearly every block was
-  // decoded twice per epoch (measured: 1.8× the decodes). Costs (T+1) × dtype bytes per
-  // block, 1.6 % of the raw tokens at T = 1024 with 64 Ki-token blocks.
+  // Heads of zstd blocks: the tokens that the last window of a chunk reads past its own
+  // block into this one, kept when the block is decoded. In a shuffled epoch that block is
+  // seldom cached when the chunk comes, and without heads nearly every block was decoded
+  // twice per epoch (measured: 1.8× the decodes). Where T divides the block size and the
+  // shard starts on the window grid (one-shard stores, the first shard of any store) that
+  // is one token per block. A shard that starts off the grid has every chunk reading a
+  // large part of two blocks, so its blocks are decoded about twice per epoch whatever is
+  // kept; heads are then not kept.
   mutable std::unordered_map<uint64_t, std::vector<std::byte>> heads_;
-  mutable uint32_t head_tokens_ = 0;
+  mutable std::set<uint32_t> head_seq_lens_;  // the T of every shuffled stream on the store
   mutable uint64_t blocks_decoded_ = 0;
   void keep_head(uint64_t key, const std::vector<std::byte>& decoded) const;
   const std::byte* head(uint64_t key, uint64_t count) const;  // nullptr when not kept
@@ -254,8 +258,8 @@ class TokenStore {
  public:
   // Keeps at least `blocks` decoded blocks (streams ask for their shuffle buffer's size).
   void reserve_cache(size_t blocks) const { cache_capacity_ = std::max(cache_capacity_, blocks); }
-  // Keeps the first `tokens` tokens of each zstd block decoded (shuffled streams ask T+1).
-  void reserve_heads(uint32_t tokens) const { head_tokens_ = std::max(head_tokens_, tokens); }
+  // Keeps the heads of zstd blocks that windows of `seq_len` T need (shuffled streams ask).
+  void reserve_heads(uint32_t seq_len) const { head_seq_lens_.insert(seq_len); }
   // zstd blocks decoded since the store was opened.
   uint64_t blocks_decoded() const { return blocks_decoded_; }
   // Decodes, on all cores, the zstd blocks holding the given token ranges [begin, end) that

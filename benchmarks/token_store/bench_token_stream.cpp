@@ -2,8 +2,8 @@
 //
 //   bench_token_stream [TOKENS] [RUNS]
 //
-// Builds two stores of the same TOKENS uint16 tokens (64 Ki-token blocks, documents of
-// 200-2000 Zipf-like ids), one with zstd blocks and one with raw blocks, and checks both
+// Builds stores of the same TOKENS uint16 tokens (64 Ki-token blocks, documents of
+// 200-2000 Zipf-like ids), with zstd blocks and with raw blocks, and checks them
 // before timing: each epoch is a permutation of all windows and every window equals the
 // flat sequence at its position. Then, each run, times the same work side by side:
 //   memcpy        every window's T+1 uint16 copied out of a warm in-memory array (the floor
@@ -17,7 +17,9 @@
 //                 bytes. Raw blocks are checked on first use after a store is opened, so the
 //                 raw store is timed twice: freshly opened (first epoch: every block hashed,
 //                 the mapping faulted in) and in a later epoch (nothing left to check); zstd
-//                 blocks are decoded and checked again every epoch
+//                 blocks are decoded and checked again every epoch. The zstd store is also
+//                 timed cut into 4 shards of uneven size, as `kiln pack` writes one shard per
+//                 input: blocks of shards that start off the chunk grid are decoded twice
 //   windows       TokenStream::next(Window&): the copying API, widened to uint32
 // and prints medians with the ratios the token store's goal is stated in.
 #include <tbb/global_control.h>
@@ -58,24 +60,28 @@ double seconds(const std::function<void()>& work) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// Writes `flat` (cut into the documents given by `doc_ends`) as a one-shard store.
+// Writes `flat` (cut into the documents given by `doc_ends`) as a store of `shards` shards
+// of as many documents each (so of uneven token counts, as `kiln pack` makes one per input).
 void write_store(const std::string& dir, const std::vector<uint32_t>& flat, const std::vector<size_t>& doc_ends,
-                 bool compress) {
+                 bool compress, int shards = 1) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   ShardWriterOptions o;
   o.compress = compress;
-  TokenShardWriter writer(dir + "/train-00000.kts", o);
-  size_t begin = 0;
-  for (size_t end : doc_ends) {
-    writer.add_document(flat.data() + begin, end - begin);
-    begin = end;
-  }
-  writer.finish();
   StoreManifest m;
   m.compressed = compress;
   m.tokenizer = {"bench", "", 50257, 0};
-  m.train.push_back({"train-00000.kts", "bench", writer.num_tokens(), writer.num_docs()});
+  size_t begin = 0, per = (doc_ends.size() + size_t(shards) - 1) / size_t(shards);
+  for (int s = 0; s < shards; ++s) {
+    std::string name = "train-0000" + std::to_string(s) + ".kts";
+    TokenShardWriter writer(dir + "/" + name, o);
+    for (size_t d = size_t(s) * per; d < std::min(doc_ends.size(), size_t(s + 1) * per); ++d) {
+      writer.add_document(flat.data() + begin, doc_ends[d] - begin);
+      begin = doc_ends[d];
+    }
+    writer.finish();
+    m.train.push_back({name, "bench", writer.num_tokens(), writer.num_docs()});
+  }
   write_file(dir + "/manifest.json", m.to_json());
 }
 
@@ -133,9 +139,13 @@ int main(int argc, char** argv) {
   }
   write_store(root + "/zstd", flat, doc_ends, true);
   write_store(root + "/raw", flat, doc_ends, false);
+  write_store(root + "/zstd4", flat, doc_ends, true, 4);
   TokenStore zstd_store = TokenStore::open(root + "/zstd"), raw_store = TokenStore::open(root + "/raw");
-  std::vector<uint64_t> order, raw_order;  // the shuffled epoch's windows
-  if (!check(zstd_store, flat, "zstd", order) || !check(raw_store, flat, "raw", raw_order) || order != raw_order) return 1;
+  TokenStore zstd4_store = TokenStore::open(root + "/zstd4");
+  std::vector<uint64_t> order, raw_order, zstd4_order;  // the shuffled epoch's windows
+  if (!check(zstd_store, flat, "zstd", order) || !check(raw_store, flat, "raw", raw_order) ||
+      !check(zstd4_store, flat, "zstd, 4 shards", zstd4_order) || order != raw_order || order != zstd4_order)
+    return 1;
 
   // The zstd store's frames, encoded again (encoding is deterministic: checked against the file).
   ShardWriterOptions zo;
@@ -204,9 +214,11 @@ int main(int argc, char** argv) {
     if (n != windows) std::abort();
   };
 
-  enum { kMemcpy, kMemcpyShuffled, kZstd1, kZstdN, kRawViewsFirst, kRawViews, kZstdViews, kRawWindows, kZstdWindows, kSides };
+  enum { kMemcpy, kMemcpyShuffled, kZstd1, kZstdN, kRawViewsFirst, kRawViews, kZstdViews, kZstd4Views, kRawWindows,
+         kZstdWindows, kSides };
   std::vector<std::vector<double>> t(kSides);
   const uint64_t decoded_before_timing = zstd_store.blocks_decoded();  // views and windows: 2 epochs a run
+  const uint64_t decoded4_before_timing = zstd4_store.blocks_decoded();  // views: 1 epoch a run
   for (int r = 0; r < runs; ++r) {  // sides interleaved, so load changes hit all of them
     t[kMemcpy].push_back(seconds(memcpy_windows));
     t[kMemcpyShuffled].push_back(seconds(memcpy_shuffled));
@@ -216,6 +228,7 @@ int main(int argc, char** argv) {
     t[kRawViewsFirst].push_back(seconds([&] { stream_views(fresh); }));
     t[kRawViews].push_back(seconds([&] { stream_views(raw_store); }));
     t[kZstdViews].push_back(seconds([&] { stream_views(zstd_store); }));
+    t[kZstd4Views].push_back(seconds([&] { stream_views(zstd4_store); }));
     t[kRawWindows].push_back(seconds([&] { stream_windows(raw_store); }));
     t[kZstdWindows].push_back(seconds([&] { stream_windows(zstd_store); }));
   }
@@ -237,11 +250,13 @@ int main(int argc, char** argv) {
   line("TokenStream views, shuffle, raw, first epoch", kRawViewsFirst, bytes);
   line("TokenStream views, shuffle, raw, later epochs", kRawViews, bytes);
   line("TokenStream views, shuffle, zstd", kZstdViews, bytes);
+  line("TokenStream views, shuffle, zstd, 4 shards", kZstd4Views, bytes);
   line("TokenStream windows (uint32 copy), shuffle, raw", kRawWindows, bytes);
   line("TokenStream windows (uint32 copy), shuffle, zstd", kZstdWindows, bytes);
   auto speed = [&](int side, uint64_t n) { return double(n) / m[size_t(side)]; };
-  std::printf("zstd blocks decoded per epoch by the stream: %.2f of %zu (after the first epoch)\n",
-              double(zstd_store.blocks_decoded() - decoded_before_timing) / (2.0 * runs), frames.size());
+  std::printf("zstd blocks decoded per epoch by the stream: %.2f of %zu (after the first epoch); 4 shards: %.2f\n",
+              double(zstd_store.blocks_decoded() - decoded_before_timing) / (2.0 * runs), frames.size(),
+              double(zstd4_store.blocks_decoded() - decoded4_before_timing) / runs);
   std::printf("zstd views / zstd alone: %.3f of all threads, %.3f of 1 thread\n",
               speed(kZstdViews, bytes) / speed(kZstdN, decoded_bytes), speed(kZstdViews, bytes) / speed(kZstd1, decoded_bytes));
   std::filesystem::remove_all(root);

@@ -458,8 +458,23 @@ const std::byte* TokenStore::view(Split split, uint64_t begin, uint64_t count, s
 }
 
 void TokenStore::keep_head(uint64_t key, const std::vector<std::byte>& decoded) const {
-  if (head_tokens_ == 0) return;
-  size_t bytes = std::min<size_t>(decoded.size(), size_t(head_tokens_) * dtype_bytes());
+  const SplitData& d = data(Split(key >> 63));
+  size_t shard = size_t((key >> 40) & ((uint64_t(1) << 23) - 1)), block = size_t(key & ((uint64_t(1) << 40) - 1));
+  uint64_t p = d.shard_begin[shard] + uint64_t(block) * d.shards[shard]->block_tokens();  // the block's first token
+  uint64_t need = 0;
+  for (uint32_t T : head_seq_lens_) {
+    // The window that starts before p and runs into the block (windows start at multiples
+    // of T), and whether it is the last of its chunk: if not, its chunk reads on into the
+    // block and decodes it anyway, and no head is needed.
+    uint64_t num_windows = d.num_tokens > T ? (d.num_tokens - 1) / T : 0;
+    uint64_t per_chunk = std::max<uint64_t>(1, manifest_.block_tokens / T);
+    if (p == 0) continue;
+    uint64_t w = (p + T - 1) / T - 1;
+    if (w >= num_windows || ((w + 1) % per_chunk != 0 && w + 1 != num_windows)) continue;
+    need = std::max<uint64_t>(need, w * T + T + 1 - p);
+  }
+  size_t bytes = std::min<size_t>(decoded.size(), size_t(need) * dtype_bytes());
+  if (bytes == 0) return;
   auto [it, added] = heads_.try_emplace(key);
   if (it->second.size() < bytes) it->second.assign(decoded.begin(), decoded.begin() + long(bytes));
 }
@@ -606,7 +621,7 @@ TokenStream::TokenStream(const TokenStore& store, const StreamOptions& options) 
   // A buffer's windows lie in buffer_chunks chunks, each spanning up to two blocks.
   uint64_t blocks_per_chunk = (windows_per_chunk_ * options_.seq_len) / store.manifest().block_tokens + 2;
   store.reserve_cache(size_t(options_.shuffle ? options_.buffer_chunks * blocks_per_chunk : 2));
-  if (options_.shuffle) store.reserve_heads(options_.seq_len + 1);
+  if (options_.shuffle) store.reserve_heads(options_.seq_len);
 }
 
 void TokenStream::prepare_epoch(uint64_t epoch) {

@@ -646,6 +646,9 @@ void TokenStream::prepare_epoch(uint64_t epoch) {
 uint64_t TokenStream::window_index(uint64_t epoch, uint64_t sample) {
   if (sample >= num_windows_) throw Error(cat("sample ", sample, " is past the epoch's ", num_windows_, " windows"));
   if (!options_.shuffle) return sample;
+  if (epoch == epoch_ready_ && buffer_ready_ != UINT64_MAX && sample >= buffer_begin_[buffer_ready_] &&
+      sample < buffer_begin_[buffer_ready_ + 1])  // the common case: the current buffer
+    return buffer_windows_[sample - buffer_begin_[buffer_ready_]];
   prepare_epoch(epoch);
   uint64_t buffer = uint64_t(std::upper_bound(buffer_begin_.begin(), buffer_begin_.end(), sample) - buffer_begin_.begin()) - 1;
   if (buffer_ready_ != buffer) {

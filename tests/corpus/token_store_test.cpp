@@ -167,6 +167,10 @@ TEST(TokenStream, ViewsEqualCopiedWindowsForEveryDtypeAndCompression) {
         ASSERT_EQ(v.size, 25u);
         ASSERT_EQ(v.dtype_bytes, dtype);
         EXPECT_EQ(v.doc_starts, w.doc_starts);
+        std::vector<uint32_t> starts;  // the oracle: every document start inside the window
+        for (uint64_t d : store.doc_starts(Split::kTrain))
+          if (d >= w.window * 24 && d < w.window * 24 + 25) starts.push_back(uint32_t(d - w.window * 24));
+        ASSERT_EQ(w.doc_starts, starts) << path << " window " << w.window;
         std::vector<uint32_t> expected(flat.begin() + long(w.window * 24), flat.begin() + long(w.window * 24 + 25));
         ASSERT_EQ(w.tokens, expected) << path << " window " << w.window;
         for (uint32_t i = 0; i < v.size; ++i) ASSERT_EQ(v[i], expected[i]) << path << " window " << v.window;

@@ -345,11 +345,6 @@ class TokenStream {
   std::vector<uint64_t> buffer_begin_;   // first global sample of each buffer (+ end)
   uint64_t buffer_ready_ = UINT64_MAX;
   std::vector<uint64_t> buffer_windows_;  // window indices of the current buffer, shuffled
-  // Document starts of the buffer's windows: those of buffer_windows_[i] are
-  // buffer_doc_starts_[buffer_doc_ranges_[i].first, .second).
-  std::vector<std::pair<uint32_t, uint32_t>> buffer_doc_ranges_;
-  std::vector<uint32_t> buffer_doc_starts_;
-  std::vector<uint32_t> chunk_slot_;  // scratch for the above
   std::vector<std::byte> scratch_;        // windows that straddle two blocks
   WindowView view_;                       // behind the copying window_at
 };

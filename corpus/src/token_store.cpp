@@ -662,28 +662,6 @@ uint64_t TokenStream::window_index(uint64_t epoch, uint64_t sample) {
     }
     shuffle(buffer_windows_, mix(options_.seed, epoch, 0x77696eull + buffer));
     buffer_ready_ = buffer;
-    // The document starts of every window of the buffer, looked up here chunk by chunk, in
-    // split order (sequential reads): looked up per window, in shuffled order between 2 KiB
-    // copies that evict them from cache, they were two cache misses each (14 % of a raw
-    // stream's time, measured).
-    chunk_slot_.resize(num_chunks_);  // chunk → its first window's slot in doc_ranges
-    buffer_doc_starts_.clear();
-    std::vector<std::pair<uint32_t, uint32_t>> doc_ranges;  // per window, chunk by chunk
-    for (uint64_t i = first; i < last; ++i) {
-      uint64_t c = chunk_order_[i];
-      chunk_slot_[c] = uint32_t(doc_ranges.size());
-      for (uint64_t w = c * windows_per_chunk_; w < std::min(num_windows_, (c + 1) * windows_per_chunk_); ++w) {
-        uint32_t from = uint32_t(buffer_doc_starts_.size());
-        store_.doc_starts_in(options_.split, w * options_.seq_len, w * options_.seq_len + options_.seq_len + 1,
-                             buffer_doc_starts_);
-        doc_ranges.push_back({from, uint32_t(buffer_doc_starts_.size())});
-      }
-    }
-    buffer_doc_ranges_.resize(buffer_windows_.size());
-    for (size_t i = 0; i < buffer_windows_.size(); ++i) {  // into serving order
-      uint64_t w = buffer_windows_[i], c = w / windows_per_chunk_;
-      buffer_doc_ranges_[i] = doc_ranges[chunk_slot_[c] + (w - c * windows_per_chunk_)];
-    }
     // Decode the buffer's blocks up front, in parallel, instead of one by one on demand.
     std::vector<std::pair<uint64_t, uint64_t>> ranges;
     for (uint64_t i = first; i < last; ++i) {
@@ -704,13 +682,7 @@ void TokenStream::view_at(uint64_t epoch, uint64_t sample, WindowView& v) {
   v.dtype_bytes = store_.dtype_bytes();
   v.data = store_.view(options_.split, begin, v.size, scratch_);
   v.doc_starts.clear();
-  if (options_.shuffle) {
-    uint64_t i = sample - buffer_begin_[buffer_ready_];  // window_index made it the current buffer
-    auto [from, to] = buffer_doc_ranges_[i];
-    v.doc_starts.assign(buffer_doc_starts_.begin() + from, buffer_doc_starts_.begin() + to);
-  } else {
-    store_.doc_starts_in(options_.split, begin, begin + v.size, v.doc_starts);
-  }
+  store_.doc_starts_in(options_.split, begin, begin + v.size, v.doc_starts);
   v.epoch = epoch;
   v.sample = sample;
   v.window = index;

@@ -37,7 +37,7 @@ int run_train(const std::vector<std::string>& args) {
       ("n-head", po::value<int>(), "attention heads (default 4)")
       ("n-embd", po::value<int>(), "channels (default 128)")
       ("block-size", po::value<int>(), "context length (default 64)")
-      ("vocab-size", po::value<int>(), "vocabulary (default: the tokenizer's, 256 for byte-level text; padded to a multiple of 64)")
+      ("vocab-size", po::value<int>(), "vocabulary (default: the tokenizer's or the token store's, 256 for byte-level text; padded to a multiple of 64)")
       ("position", po::value<std::string>(), "learned | rope (default learned)")
       ("norm", po::value<std::string>(), "layernorm | rmsnorm (default layernorm)")
       ("init", po::value<std::string>(), "start from this checkpoint's weights (kiln or llm.c): fine-tuning")
@@ -77,6 +77,9 @@ int run_train(const std::vector<std::string>& args) {
   o.model = {.max_seq_len = 64, .vocab_size = 256, .num_layers = 4, .num_heads = 4, .channels = 128};
   const TextCodec codec = load_codec(v.count("tokenizer") ? v["tokenizer"].as<std::string>() : "");
   o.model.vocab_size = codec.vocab_size;
+  // A token store names its tokenizer's vocabulary: the default for a model trained on it.
+  if (!v.count("tokenizer") && v.count("data") && is_token_store(v["data"].as<std::string>()))
+    o.model.vocab_size = (int)TokenStore::open(v["data"].as<std::string>()).manifest().tokenizer.vocab_size;
   if (v.count("config")) read_model_config(v["config"].as<std::string>(), o.model);
   if (v.count("n-layer")) o.model.num_layers = v["n-layer"].as<int>();
   if (v.count("n-head")) o.model.num_heads = v["n-head"].as<int>();

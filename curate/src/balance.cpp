@@ -68,7 +68,8 @@ struct Item {
 
 class MeasureGroups final : public Stage {
  public:
-  MeasureGroups(const BalanceOptions& o, const TextEncoder* encoder) : o_(o), encoder_(encoder) {}
+  MeasureGroups(const BalanceOptions& o, const TextEncoder* encoder, selection::DocumentKeys keys)
+      : o_(o), encoder_(encoder), keys_(keys) {}
   std::string_view name() const override { return "balance_measure"; }
   Verdict process(Document& doc, StageState*) const override {
     uint64_t units = 1;
@@ -78,7 +79,7 @@ class MeasureGroups final : public Stage {
       encoder_->encode(doc.text, tokens);
       units = tokens.size();
     }
-    items_.local().push_back({{selection::document_key(doc, o_.seed), units}, group_of(doc, o_.attribute)});
+    items_.local().push_back({{keys_.of(doc), units}, group_of(doc, o_.attribute)});
     return Verdict::keep();
   }
   mutable tbb::combinable<std::vector<Item>> items_;
@@ -86,6 +87,7 @@ class MeasureGroups final : public Stage {
  private:
   const BalanceOptions& o_;
   const TextEncoder* encoder_;
+  selection::DocumentKeys keys_;
 };
 
 }  // namespace
@@ -148,7 +150,8 @@ BalanceResult run_balance(const std::vector<std::string>& inputs, const BalanceO
   if (o.target.empty() == (o.temperature <= 0)) throw Error("balance: give either target shares or a temperature");
   if (o.unit == MixUnit::kTokens && !encoder) throw Error("balance by tokens needs a tokenizer");
   std::vector<std::unique_ptr<Stage>> stages;
-  stages.push_back(std::make_unique<MeasureGroups>(o, encoder));
+  const auto keys = selection::DocumentKeys::for_inputs(inputs, o.seed);
+  stages.push_back(std::make_unique<MeasureGroups>(o, encoder, keys));
   auto* measure = static_cast<MeasureGroups*>(stages.back().get());
   PipelineOptions p;
   p.reader = o.reader;
@@ -213,7 +216,7 @@ BalanceResult run_balance(const std::vector<std::string>& inputs, const BalanceO
     std::filesystem::create_directories(o.output_dir);
     for (uint32_t e = 0; e < epochs; ++e) {
       std::vector<std::unique_ptr<Stage>> select;
-      select.push_back(std::make_unique<selection::SelectCopies>(copies, e, o.seed, "balance_select", "balance_not_selected"));
+      select.push_back(std::make_unique<selection::SelectCopies>(copies, e, keys, "balance_select", "balance_not_selected"));
       PipelineOptions w;
       w.reader = o.reader;
       w.threads = o.threads;

@@ -22,7 +22,8 @@ namespace {
 // Pass 1: the size of every document of a source, keyed by its position.
 class Measure final : public Stage {
  public:
-  Measure(MixUnit unit, const TextEncoder* encoder, uint64_t seed) : unit_(unit), encoder_(encoder), seed_(seed) {}
+  Measure(MixUnit unit, const TextEncoder* encoder, selection::DocumentKeys keys)
+      : unit_(unit), encoder_(encoder), keys_(keys) {}
   std::string_view name() const override { return "mix_measure"; }
   Verdict process(Document& doc, StageState*) const override {
     uint64_t units = 1;
@@ -32,7 +33,7 @@ class Measure final : public Stage {
       encoder_->encode(doc.text, tokens);
       units = tokens.size();
     }
-    sizes_.local().push_back({selection::document_key(doc, seed_), units});
+    sizes_.local().push_back({keys_.of(doc), units});
     return Verdict::keep();
   }
   mutable tbb::combinable<std::vector<selection::Measured>> sizes_;
@@ -40,7 +41,7 @@ class Measure final : public Stage {
  private:
   MixUnit unit_;
   const TextEncoder* encoder_;
-  uint64_t seed_;
+  selection::DocumentKeys keys_;
 };
 
 std::string where(const toml::node& node, const std::string& source) {
@@ -126,7 +127,8 @@ MixResult run_mix(const MixOptions& options, const TextEncoder* encoder) {
     std::vector<std::string> inputs = expand_inputs(source.paths);
     // Pass 1: measure.
     std::vector<std::unique_ptr<Stage>> measure;
-    measure.push_back(std::make_unique<Measure>(options.unit, encoder, options.seed));
+    const auto keys = selection::DocumentKeys::for_inputs(inputs, options.seed);
+    measure.push_back(std::make_unique<Measure>(options.unit, encoder, keys));
     auto* m = static_cast<Measure*>(measure.back().get());
     PipelineOptions p;
     p.reader = options.reader;
@@ -160,7 +162,7 @@ MixResult run_mix(const MixOptions& options, const TextEncoder* encoder) {
     // Pass 2: one run per epoch.
     for (uint32_t e = 0; e < epochs; ++e) {
       std::vector<std::unique_ptr<Stage>> select;
-      select.push_back(std::make_unique<selection::SelectCopies>(copies, e, options.seed, "mix_select", "mix_not_selected"));
+      select.push_back(std::make_unique<selection::SelectCopies>(copies, e, keys, "mix_select", "mix_not_selected"));
       PipelineOptions w;
       w.reader = options.reader;
       w.threads = options.threads;

@@ -4,8 +4,24 @@
 
 namespace kiln::selection {
 
-uint64_t document_key(const Document& doc, uint64_t seed) {
-  uint64_t h = XXH3_64bits_withSeed(doc.source_path.data(), doc.source_path.size(), seed);
+DocumentKeys DocumentKeys::for_inputs(const std::vector<std::string>& inputs, uint64_t seed) {
+  DocumentKeys keys{seed, 0};
+  if (inputs.empty()) return keys;
+  std::string_view common = inputs.front();
+  for (const std::string& path : inputs) {
+    size_t n = 0;
+    while (n < common.size() && n < path.size() && common[n] == path[n]) ++n;
+    common = common.substr(0, n);
+  }
+  const size_t slash = common.rfind('/');  // back to a whole folder name
+  keys.root_length = slash == std::string_view::npos ? 0 : slash + 1;
+  return keys;
+}
+
+uint64_t DocumentKeys::of(const Document& doc) const {
+  std::string_view path = doc.source_path;
+  if (root_length <= path.size()) path.remove_prefix(root_length);
+  uint64_t h = XXH3_64bits_withSeed(path.data(), path.size(), seed);
   uint64_t v[2] = {h, doc.source_offset};
   return XXH3_64bits(v, sizeof v);
 }

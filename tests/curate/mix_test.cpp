@@ -100,6 +100,25 @@ TEST(Mix, DocumentUnitsAndDeterminismAcrossThreads) {
   }
 }
 
+// The choice depends on the files, not on where they are: the same sources in two
+// different folders (as two test processes have) give the same documents, byte for byte.
+TEST(Mix, SameFilesElsewhereGiveTheSameMix) {
+  TempDir a, b;
+  std::vector<std::string> outputs;
+  for (const TempDir* dir : {&a, &b}) {
+    write_source(*dir, "web", 400);
+    write_source(*dir, "books", 100);
+    write_source(*dir, "code", 30);
+    run_mix(options(*dir, MixUnit::kBytes, 120000, "mix", 2), nullptr);
+    std::string bytes;
+    for (auto& f : testing::list_files(dir->path("mix")))
+      if (f.ends_with(".jsonl.zst")) bytes += f + read_file(dir->path("mix/" + f));
+    outputs.push_back(bytes);
+  }
+  EXPECT_FALSE(outputs[0].empty());
+  EXPECT_EQ(outputs[0], outputs[1]);
+}
+
 TEST(Mix, RecipeErrorsNameTheLine) {
   try {
     parse_mix_recipe("[mix]\nunit = \"bytes\"\nbudget = 10\noutput = \"o\"\nbudjet = 3\n[[source]]\nname=\"a\"\npaths=[\"x\"]\nweight=1\n",

@@ -13,14 +13,16 @@ root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 build=${1:-$root/build-cuda}
 shared=${KILN_SHARED_DIR:-$root/../shared}
 cmake -S "$root" -B "$build" -G Ninja > /dev/null
-if ! cmake --build "$build" --target help | grep -q '^bench_gpu_train:'; then
+# The build is Ninja (configured just above): list its targets with ninja itself.
+has_target() { ninja -C "$build" -t targets all 2> /dev/null | grep -q "^$1:"; }
+if ! has_target bench_gpu_train; then
   echo "bench_gpu_train is not a target: benchmarks/CMakeLists.txt must add the gpu folder" >&2
   echo "(see benchmarks/gpu/README.md, 'Build wiring')" >&2
   exit 1
 fi
 targets=(kernels_test bench_gpu_train)
 # The NCCL test exists when the toolkit has NCCL (kernels/CMakeLists.txt).
-cmake --build "$build" --target help | grep -q '^kernels_nccl_test:' && targets+=(kernels_nccl_test)
+has_target kernels_nccl_test && targets+=(kernels_nccl_test)
 cmake --build "$build" -j2 --target "${targets[@]}" kiln_cuda
 binaries=()
 for t in "${targets[@]}"; do

@@ -67,6 +67,11 @@ bool mpi_compiled();
 // True when this process was started by mpirun/srun with more than one rank (reads the
 // launcher's environment: OMPI_COMM_WORLD_SIZE, PMI_SIZE, PMIX_... — no MPI call).
 bool launched_under_mpi();
+// When this process is one rank of a running MPI job (MPI initialized, not finalized, more
+// than one rank), ends the whole job with `code` (MPI_Abort) and does not return: a rank
+// that fails must not leave the others waiting in a collective forever. Otherwise (no MPI
+// job, or kiln built without MPI) it returns and the caller exits as usual.
+void abort_mpi_job(int code);
 // MPI_COMM_WORLD. Initializes MPI if no one has (and then finalizes it when destroyed: make
 // one per process). Throws kiln::Error when built without MPI.
 std::unique_ptr<Communicator> make_mpi_communicator();

@@ -4,6 +4,7 @@
 
 #include "corpus/error.h"
 #include "curate/cli/verb.h"
+#include "kernels/data_parallel.h"
 
 namespace {
 void print_usage() {
@@ -27,10 +28,12 @@ int main(int argc, char** argv) {
     try {
       return verb.run(std::vector<std::string>(argv + 2, argv + argc));
     } catch (const kiln::Error& e) {
-      std::cerr << "kiln " << verb.name << ": error: " << e.what() << "\n";
+      std::cerr << "kiln " << verb.name << ": error: " << e.what() << std::endl;
+      kiln::kernels::abort_mpi_job(1);  // under mpirun: end every rank, not just this one
       return 1;
     } catch (const std::exception& e) {
-      std::cerr << "kiln " << verb.name << ": internal error: " << e.what() << "\n";
+      std::cerr << "kiln " << verb.name << ": internal error: " << e.what() << std::endl;
+      kiln::kernels::abort_mpi_job(70);
       return 70;
     }
   }

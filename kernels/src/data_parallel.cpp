@@ -59,6 +59,7 @@ BatchSlice batch_slice(int global_batch, int rank, int size) {
 
 #ifndef KILN_KERNELS_HAVE_MPI
 bool mpi_compiled() { return false; }
+void abort_mpi_job(int) {}
 std::unique_ptr<Communicator> make_mpi_communicator() {
   throw Error("data parallel: kiln was built without MPI (install libopenmpi-dev and reconfigure)");
 }

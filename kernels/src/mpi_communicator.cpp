@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <exception>
 #include <string_view>
 #include <vector>
 
@@ -47,7 +48,10 @@ class MpiCommunicator final : public Communicator {
     check_mpi(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
   }
   ~MpiCommunicator() override {
-    if (owns_mpi_) MPI_Finalize();
+    // Destroyed by an exception on its way out (this rank failed): MPI_Finalize would wait
+    // for ranks that wait for this one. Leave MPI up so the caller can report the error and
+    // end the job with abort_mpi_job (kiln's main does).
+    if (owns_mpi_ && std::uncaught_exceptions() == 0) MPI_Finalize();
   }
   const char* name() const override { return "mpi"; }
   int rank() const override { return rank_; }
@@ -151,6 +155,15 @@ class MpiCommunicator final : public Communicator {
 }  // namespace
 
 bool mpi_compiled() { return true; }
+
+void abort_mpi_job(int code) {
+  int initialized = 0, finalized = 0, size = 1;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (!initialized || finalized) return;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+}
 std::unique_ptr<Communicator> make_mpi_communicator() { return std::make_unique<MpiCommunicator>(); }
 
 }  // namespace kiln::kernels

@@ -57,3 +57,18 @@ zero1=(--data text.txt --val-fraction 0 --zero1 --n-layer 2 --n-head 2 --n-embd 
   { cat resumed.out; echo "FAIL: ZeRO-1 resume"; exit 1; }
 cmp resumed.kiln straight.kiln || { echo "FAIL: ZeRO-1 resumed checkpoint differs from the straight run"; exit 1; }
 echo "zero1: 4 steps + resume + 4 steps = 8 steps, byte-identical checkpoints"
+
+# A rank that fails ends the whole job (MPI_Abort from kiln's main) instead of leaving the
+# other rank waiting in a collective: rank 1 gets a missing data file, rank 0 a good one.
+set +e
+timeout 120 "$mpiexec" "${flags[@]}" -np 2 bash -c '
+  data=text.txt; [ "${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-0}}" = 1 ] && data=missing.txt
+  exec "$0" train --data "$data" --val-fraction 0 --steps 4 --n-layer 1 --n-head 2 --n-embd 16 --block-size 16 -b 2 -j 1 -o abort.kiln
+' "$kiln" > abort.out 2>&1
+rc=$?
+set -e
+[ "$rc" != 124 ] || { cat abort.out; echo "FAIL: the job hung after one rank failed"; exit 1; }
+[ "$rc" != 0 ] || { cat abort.out; echo "FAIL: the job succeeded although a rank failed"; exit 1; }
+grep -q "missing.txt" abort.out || { cat abort.out; echo "FAIL: the failing rank's error is not shown"; exit 1; }
+echo "a failing rank ends the job (exit $rc) and its error is shown"
+

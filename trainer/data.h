@@ -49,6 +49,8 @@ std::unique_ptr<TokenArray> open_token_file(const std::string& path);
 // training, `kiln train` streams the train split instead (trainer/store_batches.h).
 bool is_token_store(const std::string& path);
 std::unique_ptr<TokenArray> open_token_store(const std::string& path);
+// The EOT id that ends every document of the store (its manifest's tokenizer.eot).
+int32_t token_store_eot(const std::string& path);
 // Writes headerless uint16 tokens (nanoGPT layout); throws if a token does not fit.
 void write_token_file(const std::string& path, const std::vector<int32_t>& tokens);
 

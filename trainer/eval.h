@@ -27,6 +27,8 @@ struct PerplexityOptions {
   uint64_t max_tokens = 0;  // score at most this many tokens (0 = all)
   uint64_t num_bytes = 0;   // UTF-8 bytes the scored tokens decode to, for bits-per-byte
                             // (0 = one byte per token, exact for byte-level tokens)
+  int32_t end_of_document = -1;  // >= 0: the EOT ending each document; attention then stays
+                                 // inside documents (as a model trained with document masking saw)
 };
 
 struct PerplexityResult {
@@ -90,6 +92,9 @@ struct EvalOptions {
   std::string tokenizer_path;    // HF tokenizer.json for text inputs; "" = byte-level (see codec.h)
   std::string data_path;         // perplexity data (see load_tokens); "" = skip
   PerplexityOptions perplexity;
+  // Document masking for perplexity: with perplexity.end_of_document < 0 the EOT is the
+  // token store's, else the tokenizer's <|endoftext|> (an error when there is neither).
+  bool mask_documents = false;
   std::string choice_path;       // multiple-choice JSONL (HellaSwag); "" = skip
   std::string pairs_path;        // CrowS-Pairs CSV; "" = skip
   size_t limit = 0;              // items per multiple-choice / pairs set (0 = all)

@@ -19,6 +19,8 @@ int run_eval(const std::vector<std::string>& args) {
       ("seq-len,t", po::value<int>()->default_value(0), "perplexity window (0 = block size)")
       ("stride", po::value<int>()->default_value(0), "window step; smaller than --seq-len = sliding windows (0 = disjoint)")
       ("max-tokens", po::value<uint64_t>()->default_value(0), "score at most this many tokens (0 = all)")
+      ("mask-documents", po::bool_switch(), "attention only within each document of a window, as `kiln train --mask-documents` trains")
+      ("eot", po::value<int>(), "the token ending each document, for --mask-documents (default: a token store's own, or --tokenizer's <|endoftext|>)")
       ("choice", po::value<std::string>(), "multiple-choice JSONL (HellaSwag: ctx, endings, label)")
       ("pairs", po::value<std::string>(), "sentence-pair CSV (CrowS-Pairs: sent_more, sent_less)")
       ("limit", po::value<size_t>()->default_value(0), "items per multiple-choice / pairs set (0 = all)")
@@ -39,6 +41,11 @@ int run_eval(const std::vector<std::string>& args) {
   o.perplexity.seq_len = v["seq-len"].as<int>();
   o.perplexity.stride = v["stride"].as<int>();
   o.perplexity.max_tokens = v["max-tokens"].as<uint64_t>();
+  o.mask_documents = v["mask-documents"].as<bool>();
+  if (v.count("eot")) {
+    if (!o.mask_documents) throw Error("--eot is used with --mask-documents");
+    o.perplexity.end_of_document = v["eot"].as<int>();
+  }
   if (v.count("choice")) o.choice_path = v["choice"].as<std::string>();
   if (v.count("pairs")) o.pairs_path = v["pairs"].as<std::string>();
   o.limit = v["limit"].as<size_t>();

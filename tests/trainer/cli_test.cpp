@@ -81,6 +81,14 @@ TEST(TrainerCli, TrainGenerateEval) {
   out = run(tiny + "--mask-documents", &status);
   EXPECT_EQ(status, 1) << out;
   EXPECT_NE(out.find("needs --eot"), std::string::npos) << out;
+  const std::string eval_masked = "eval -m " + dir.path("masked.kiln") + " --data " + dir.path("data.txt") +
+                                  " --max-tokens 200 -j 1 --mask-documents";
+  out = run(eval_masked + " --eot 10", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("\"bits_per_byte\""), std::string::npos) << out;
+  out = run(eval_masked, &status);  // byte-level text: no EOT of its own
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("(--eot)"), std::string::npos) << out;
   out = run(tiny + "--matmul tf32", &status);
   EXPECT_EQ(status, 1) << out;
   EXPECT_NE(out.find("fp32 or bf16"), std::string::npos) << out;

@@ -97,6 +97,28 @@ TEST(Eval, PerplexityWindowsScoreEveryTokenOnce) {
   EXPECT_NE(sliding.loss, disjoint.loss);  // more context per token
 }
 
+// Masked perplexity over "A <eot> B": the tokens of A (and B's first token, predicted from
+// A's end) see A only; the rest of B sees B only — with RoPE that is exactly B scored alone.
+TEST(Eval, PerplexityWithDocumentMasking) {
+  auto backend = make_cpu_backend({.threads = 1});
+  GPTConfig config{.max_seq_len = 16, .vocab_size = 61, .num_layers = 2, .num_heads = 2, .channels = 32};
+  config.position = PositionEncoding::kRope;
+  GPT model(config, *backend);
+  model.init_random(9);
+  const int32_t E = 60;
+  const std::vector<int32_t> a = {3, 14, 15, 9, 26, 5, E}, b = {35, 8, 9, 7, 9, 3, 2, 38};
+  std::vector<int32_t> t = a;
+  t.insert(t.end(), b.begin(), b.end());
+  const TokenArray data(t);
+  const auto masked = evaluate_perplexity(model, data, {.seq_len = 16, .end_of_document = E});
+  const auto plain = evaluate_perplexity(model, data, {.seq_len = 16});
+  ASSERT_EQ(masked.tokens, 14u);
+  const double a_part = model.forward(&t[0], &t[1], 1, 7) * 7.0;  // targets A[1..], E, B[0]
+  const double b_part = model.forward(&b[0], &b[1], 1, 7) * 7.0;  // B alone
+  EXPECT_NEAR(masked.loss * 14, a_part + b_part, 1e-4);
+  EXPECT_GT(std::fabs(plain.loss - masked.loss), 1e-4);
+}
+
 TEST(Eval, ContinuationLoglikelihoodIsSumOfLogSoftmax) {
   Loaded m("gpt_tiny");
   GPT& model = *m.model;

@@ -58,6 +58,11 @@ bool is_token_store(const std::string& path) {
   return std::filesystem::exists(std::filesystem::path(dir) / "manifest.json");
 }
 
+int32_t token_store_eot(const std::string& path) {
+  const std::string dir = path.ends_with(":val") ? path.substr(0, path.size() - 4) : path;
+  return (int32_t)TokenStore::open(dir).manifest().tokenizer.eot;
+}
+
 std::unique_ptr<TokenArray> open_token_store(const std::string& path) {
   bool val = path.ends_with(":val");
   std::string dir = val ? path.substr(0, path.size() - 4) : path;

@@ -25,7 +25,7 @@ PerplexityResult evaluate_perplexity(GPT& model, const TokenSource& tokens, cons
   const uint64_t last = o.max_tokens ? std::min<uint64_t>(n - 1, o.max_tokens) : n - 1;
   double nll = 0.0;
   uint64_t count = 0;
-  std::vector<int32_t> window(T + 1), x(T), y(T);
+  std::vector<int32_t> window(T + 1), x(T), y(T), starts(T);
   for (uint64_t begin = 0; scored_until < last; begin += stride) {
     const int len = (int)std::min<uint64_t>(T, last - begin);
     tokens.read(begin, len + 1, window.data());
@@ -33,7 +33,9 @@ PerplexityResult evaluate_perplexity(GPT& model, const TokenSource& tokens, cons
       x[i] = window[i];
       y[i] = begin + 1 + i > scored_until ? window[i + 1] : -1;
     }
-    const float mean = model.forward(x.data(), y.data(), 1, len);
+    const bool masked = o.end_of_document >= 0;
+    if (masked) doc_starts_from_end_token(x.data(), 1, len, o.end_of_document, starts.data());
+    const float mean = model.forward(x.data(), y.data(), 1, len, AttentionMask::kCausal, masked ? starts.data() : nullptr);
     nll += (double)mean * model.num_targets();
     count += model.num_targets();
     scored_until = begin + len;

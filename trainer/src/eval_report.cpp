@@ -71,6 +71,11 @@ EvalReport run_eval(const EvalOptions& o) {
     // BPE tokens: bits per byte over the text's bytes (all but the first token are scored,
     // so this undercounts by that token's bytes). Byte-level: one byte per scored token, exact.
     if (!p.num_bytes && !o.tokenizer_path.empty() && !p.max_tokens) p.num_bytes = text_bytes;
+    if (o.mask_documents && p.end_of_document < 0) {
+      p.end_of_document = is_token_store(o.data_path) ? token_store_eot(o.data_path) : codec.eot;
+      if (p.end_of_document < 0)
+        throw Error(cat(o.data_path, ": document masking needs the token that ends each document (--eot)"));
+    }
     report.perplexity = evaluate_perplexity(model, *tokens, p);
     report.has_perplexity = true;
   }

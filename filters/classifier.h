@@ -37,6 +37,14 @@ struct ClassifierTrainOptions {
   uint64_t seed = 1;               // example order
 };
 
+// x % d for a fixed d without a division instruction (feature hashing into buckets).
+struct BucketModulus {
+  explicit BucketModulus(uint64_t divisor);  // divisor >= 1
+  uint64_t operator()(uint64_t h) const;     // == h % divisor, for every h
+  uint64_t d;
+  unsigned __int128 magic;
+};
+
 struct ClassifierPrediction {
   std::string_view label;
   double probability = 0;

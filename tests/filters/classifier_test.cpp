@@ -46,6 +46,29 @@ TEST(Classifier, LearnsSeparableTask) {
   EXPECT_GT(p[1], 0.8);
 }
 
+// The division-free bucket modulus equals % for every kind of value: random, the edges
+// of the 64-bit range, multiples of the divisor and their neighbours.
+TEST(Classifier, BucketModulusEqualsRemainder) {
+  uint64_t state = 0x9e3779b97f4a7c15ull;
+  auto next = [&] {  // splitmix64
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
+  const uint64_t max = ~uint64_t(0);
+  for (uint64_t d : std::vector<uint64_t>{1, 2, 3, 7, 1000, 2000000, 1u << 21, (1u << 21) - 1, 4294967295u,
+                                          4294967296u, 0x123456789abcdefu, max}) {
+    const BucketModulus mod(d);
+    for (int i = 0; i < 200000; ++i) {
+      const uint64_t h = next();
+      ASSERT_EQ(mod(h), h % d) << h << " mod " << d;
+    }
+    for (uint64_t h : std::vector<uint64_t>{0, 1, d - 1, d, d + 1, max, max - 1, (max / d) * d, (max / d) * d - 1})
+      ASSERT_EQ(mod(h), h % d) << h << " mod " << d;
+  }
+}
+
 TEST(Classifier, SaveLoadDeterministicAndInputs) {
   fs::path dir = fs::temp_directory_path() / ("kiln_cls_" + std::to_string(::getpid()));
   fs::create_directories(dir);

@@ -385,11 +385,37 @@ class LangIdStage final : public Stage {
   std::shared_ptr<const LangIdModel> model_;
 };
 
+// A language the model cannot predict would silently drop every document ("en" for "eng"
+// did exactly that): refuse it, naming the labels that look like it.
+void check_languages(const LangIdModel& model, const std::vector<std::string>& languages, const std::string& where) {
+  const auto& labels = model.labels();
+  for (const std::string& lang : languages) {
+    if (std::find(labels.begin(), labels.end(), lang) != labels.end()) continue;
+    std::string similar;
+    for (const std::string& label : labels) {
+      if (lang.empty() || label.compare(0, std::min(lang.size(), size_t(2)), lang, 0, 2) != 0) continue;
+      if (similar.size() > 60) {
+        similar += ", ...";
+        break;
+      }
+      similar += (similar.empty() ? "" : ", ") + label;
+    }
+    throw Error(cat(where, "language '", lang, "' is not one of the model's ", labels.size(),
+                    " labels (ISO 639-3 codes such as 'eng'", similar.empty() ? "" : "; close: " + similar, ")"));
+  }
+}
+
+std::shared_ptr<const LangIdModel> load_stage_model(const LangIdStageOptions& options) {
+  std::string path = options.model_path.empty() ? default_langid_model_path() : options.model_path;
+  return std::make_shared<const LangIdModel>(LangIdModel::load(path));
+}
+
 }  // namespace
 
 std::unique_ptr<Stage> make_langid_stage(const LangIdStageOptions& options) {
-  std::string path = options.model_path.empty() ? default_langid_model_path() : options.model_path;
-  return std::make_unique<LangIdStage>(options, std::make_shared<const LangIdModel>(LangIdModel::load(path)));
+  auto model = load_stage_model(options);
+  check_languages(*model, options.languages, "langid: ");
+  return std::make_unique<LangIdStage>(options, std::move(model));
 }
 
 void register_langid_stages(StageRegistry& registry) {
@@ -409,7 +435,9 @@ void register_langid_stages(StageRegistry& registry) {
                   int64_t max_bytes = c.get_int("max_bytes", int64_t(o.max_bytes));
                   if (max_bytes < 0) throw Error(cat(c.where("max_bytes"), ": max_bytes must not be negative"));
                   o.max_bytes = size_t(max_bytes);
-                  return make_langid_stage(o);
+                  auto model = load_stage_model(o);
+                  check_languages(*model, o.languages, c.where("languages") + ": ");
+                  return std::make_unique<LangIdStage>(o, std::move(model));
                 }});
 }
 

@@ -140,6 +140,21 @@ TEST(LangIdStage, TagAndDropModes) {
   doc.text = "ok";
   EXPECT_EQ(strict->process(doc, nullptr).reason, "langid_low_confidence");
   EXPECT_THROW(registry.make("langid", StageConfig::from_key_values("min_confidence=2,model=" + path.string())), Error);
+  // A language the model does not know would drop every document: refused, with the place
+  // in the recipe and the labels that look like it ("en" for "eng").
+  try {
+    registry.make("langid", StageConfig::parse("model = \"" + path.string() + "\"\nlanguages = [\"en\"]", "r.toml"));
+    FAIL() << "an unknown language was accepted";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.rfind("r.toml:2:", 0), 0u) << message;
+    EXPECT_NE(message.find("'en' is not one of the model's"), std::string::npos) << message;
+    EXPECT_NE(message.find("close: eng"), std::string::npos) << message;
+  }
+  LangIdStageOptions options;
+  options.model_path = path.string();
+  options.languages = {"english"};
+  EXPECT_THROW(make_langid_stage(options), Error);
   fs::remove(path);
 }
 

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -37,6 +38,7 @@ struct BalanceOptions {
   std::string output_dir;                // empty = report only, write nothing
   ReaderOptions reader;
   int threads = 0;
+  std::function<void(const ProgressInfo&)> on_progress;  // each pass's progress (see PipelineOptions)
 };
 
 struct BalanceGroup {

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,7 @@ struct MixOptions {
   uint64_t shard_bytes = uint64_t(256) << 20;
   int threads = 0;
   std::vector<MixSource> sources;
+  std::function<void(const ProgressInfo&)> on_progress;  // each pass's progress (see PipelineOptions)
 };
 
 struct MixSourceResult {

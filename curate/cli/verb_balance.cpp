@@ -55,6 +55,7 @@ int run_balance_verb(const std::vector<std::string>& args) {
     source.path = v["tokenizer"].as<std::string>();
     encoder = std::make_unique<TokenizerEncoder>(source, "");
   }
+  o.on_progress = terminal_progress();
   BalanceResult r = run_balance(expand_inputs(v["inputs"].as<std::vector<std::string>>()), o, encoder.get());
   std::fputs(r.to_text().c_str(), stdout);
   if (!o.output_dir.empty()) {

@@ -27,6 +27,7 @@ int run_mix_verb(const std::vector<std::string>& args) {
     source.path = o.tokenizer;
     encoder = std::make_unique<TokenizerEncoder>(source, "");
   }
+  o.on_progress = terminal_progress();
   MixResult r = run_mix(o, encoder.get());
   std::fputs(r.to_text().c_str(), stdout);
   std::printf("output: %s/<source>/epoch-<k>/part-*.jsonl.zst; shares in %s/mix.json\n", o.output_dir.c_str(),

@@ -157,6 +157,7 @@ BalanceResult run_balance(const std::vector<std::string>& inputs, const BalanceO
   p.reader = o.reader;
   p.threads = o.threads;
   p.discard_output = true;
+  p.on_progress = o.on_progress;
   run_pipeline(inputs, stages, p);
   std::map<std::string, std::vector<selection::Measured>> groups;
   measure->items_.combine_each([&](const std::vector<Item>& items) {
@@ -220,6 +221,7 @@ BalanceResult run_balance(const std::vector<std::string>& inputs, const BalanceO
       PipelineOptions w;
       w.reader = o.reader;
       w.threads = o.threads;
+      w.on_progress = o.on_progress;
       w.output_dir = cat(o.output_dir, "/epoch-", e);
       w.write_rejects = false;
       run_pipeline(inputs, select, w);

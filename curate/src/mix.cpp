@@ -134,6 +134,7 @@ MixResult run_mix(const MixOptions& options, const TextEncoder* encoder) {
     p.reader = options.reader;
     p.threads = options.threads;
     p.discard_output = true;
+    p.on_progress = options.on_progress;
     run_pipeline(inputs, measure, p);
     std::vector<selection::Measured> sizes;
     m->sizes_.combine_each([&](const auto& v) { sizes.insert(sizes.end(), v.begin(), v.end()); });
@@ -166,6 +167,7 @@ MixResult run_mix(const MixOptions& options, const TextEncoder* encoder) {
       PipelineOptions w;
       w.reader = options.reader;
       w.threads = options.threads;
+      w.on_progress = options.on_progress;
       w.output_dir = cat(options.output_dir, "/", source.name, "/epoch-", e);
       w.write_rejects = false;
       w.compression = options.compression;

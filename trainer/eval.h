@@ -19,6 +19,8 @@
 namespace kiln::trainer {
 
 using Tokenize = std::function<std::vector<int32_t>(std::string_view)>;
+// Called with (items or windows done, total) as an evaluation goes; may be empty.
+using EvalProgress = std::function<void(size_t done, size_t total)>;
 
 struct PerplexityOptions {
   int seq_len = 0;          // window length T (0 = block_size)
@@ -38,7 +40,8 @@ struct PerplexityResult {
   uint64_t tokens = 0;       // tokens scored
 };
 
-PerplexityResult evaluate_perplexity(GPT& model, const TokenSource& tokens, const PerplexityOptions& options);
+PerplexityResult evaluate_perplexity(GPT& model, const TokenSource& tokens, const PerplexityOptions& options,
+                                     const EvalProgress& progress = {});
 
 // One multiple-choice item: the context and candidate endings; label = index of the right one.
 struct ChoiceItem {
@@ -60,7 +63,8 @@ struct ChoiceResult {
 
 // lm-evaluation-harness's definition: the continuation is " " + ending, scored given the
 // context; contexts longer than block_size keep their last tokens.
-ChoiceResult evaluate_multiple_choice(GPT& model, const std::vector<ChoiceItem>& items, const Tokenize& tokenize);
+ChoiceResult evaluate_multiple_choice(GPT& model, const std::vector<ChoiceItem>& items, const Tokenize& tokenize,
+                                      const EvalProgress& progress = {});
 
 // Sum of log-probabilities of `continuation` after `context` (tokens), as the harness's
 // loglikelihood request. Exposed for tests.
@@ -83,7 +87,7 @@ struct BiasResult {
 // Each sentence's log-likelihood: conditioned on `eot` (>= 0) and scored on all its tokens,
 // as lm-evaluation-harness does; without an EOT, on its first token and scored on the rest.
 BiasResult evaluate_bias_pairs(GPT& model, const std::vector<SentencePair>& pairs, const Tokenize& tokenize,
-                               int32_t eot = -1);
+                               int32_t eot = -1, const EvalProgress& progress = {});
 
 // ---- `kiln eval`: one call that loads a model, runs the requested evaluations and builds
 // the report (JSON, and self-contained HTML with the training log's loss curve) ----
@@ -95,6 +99,8 @@ struct EvalOptions {
   // Document masking for perplexity: with perplexity.end_of_document < 0 the EOT is the
   // token store's, else the tokenizer's <|endoftext|> (an error when there is neither).
   bool mask_documents = false;
+  // Progress of each task: ("perplexity" | "multiple choice" | "bias pairs", done, total).
+  std::function<void(std::string_view task, size_t done, size_t total)> on_progress;
   std::string choice_path;       // multiple-choice JSONL (HellaSwag); "" = skip
   std::string pairs_path;        // CrowS-Pairs CSV; "" = skip
   size_t limit = 0;              // items per multiple-choice / pairs set (0 = all)

@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 
 #include "corpus/error.h"
 #include "curate/recipe.h"
@@ -57,15 +59,27 @@ void apply_output_flags(const po::variables_map& v, PipelineOptions& p) {
   p.threads = v["threads"].as<int>();
 }
 
-namespace {
-std::string duration(double seconds) {
-  if (seconds < 0 || seconds > 1e7) return "--:--";
+std::string format_duration(double seconds) {
+  if (!(seconds >= 0) || seconds > 1e7) return "--:--";
   long s = long(seconds + 0.5);
   char buf[32];
   std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
   return buf;
 }
-}  // namespace
+
+std::function<void(std::string_view, size_t, size_t)> terminal_item_progress(const char* verb) {
+  if (!::isatty(STDERR_FILENO)) return {};
+  const auto start = std::chrono::steady_clock::now();
+  auto last = std::make_shared<double>(-1.0);  // when the line was last printed
+  return [verb, start, last](std::string_view what, size_t done, size_t total) {
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (done < total && seconds - *last < 0.2) return;  // at most 5 lines a second; always the last
+    *last = seconds;
+    const double rate = seconds > 0 ? double(done) / seconds : 0;
+    std::fprintf(stderr, "\r\033[K%s: %.*s %zu/%zu  %.1f/s  ETA %s%s", verb, int(what.size()), what.data(), done, total,
+                 rate, format_duration(rate > 0 ? double(total - done) / rate : -1).c_str(), done == total ? "\n" : "");
+  };
+}
 
 std::function<void(const ProgressInfo&)> terminal_progress() {
   if (!::isatty(STDERR_FILENO)) return {};
@@ -79,7 +93,7 @@ std::function<void(const ProgressInfo&)> terminal_progress() {
     std::fprintf(stderr, "\r[%llu/%llu files] %llu docs (%llu kept)  %.0f docs/s  %.1f MB/s  elapsed %s  ETA %s   ",
                  (unsigned long long)p.inputs_done, (unsigned long long)p.inputs_total,
                  (unsigned long long)p.docs_read, (unsigned long long)p.docs_kept, rate_docs, rate_mb,
-                 duration(p.seconds).c_str(), p.finished ? "0:00:00" : duration(eta).c_str());
+                 format_duration(p.seconds).c_str(), p.finished ? "0:00:00" : format_duration(eta).c_str());
     if (p.finished) std::fputc('\n', stderr);
     std::fflush(stderr);
   };

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "curate/cli/verb.h"
 #include "curate/pipeline.h"
@@ -19,6 +20,13 @@ void apply_output_flags(const po::variables_map& values, PipelineOptions& pipeli
 // A progress callback printing "files, docs/s, MB/s, ETA" on one stderr line, or an empty
 // function when stderr is not a terminal.
 std::function<void(const ProgressInfo&)> terminal_progress();
+
+// "h:mm:ss" ("--:--" when unknown), for progress lines.
+std::string format_duration(double seconds);
+
+// For work counted in items (evaluation tasks): a callback printing "VERB: WHAT done/total,
+// rate, ETA" on one stderr line, at most 5 times a second; empty when stderr is not a terminal.
+std::function<void(std::string_view what, size_t done, size_t total)> terminal_item_progress(const char* verb);
 
 // Prints the run summary (kept, rejected by stage and reason, where outputs are).
 void print_run_summary(const RunStats& stats, const std::string& output_dir);

@@ -3,6 +3,7 @@
 
 #include "corpus/stream.h"
 #include "curate/cli/backend_flags.h"
+#include "curate/cli/common.h"
 #include "curate/cli/verb.h"
 #include "trainer/eval.h"
 
@@ -42,6 +43,7 @@ int run_eval(const std::vector<std::string>& args) {
   o.perplexity.stride = v["stride"].as<int>();
   o.perplexity.max_tokens = v["max-tokens"].as<uint64_t>();
   o.mask_documents = v["mask-documents"].as<bool>();
+  o.on_progress = terminal_item_progress("kiln eval");
   if (v.count("eot")) {
     if (!o.mask_documents) throw Error("--eot is used with --mask-documents");
     o.perplexity.end_of_document = v["eot"].as<int>();

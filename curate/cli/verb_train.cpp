@@ -6,6 +6,7 @@
 
 #include "corpus/error.h"
 #include "curate/cli/backend_flags.h"
+#include "curate/cli/common.h"
 #include "curate/cli/verb.h"
 #include "trainer/codec.h"
 #include "trainer/store_batches.h"
@@ -13,14 +14,6 @@
 
 namespace kiln::cli {
 namespace {
-
-std::string duration(double seconds) {
-  char buf[32];
-  const long s = std::lround(seconds);
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, s / 60 % 60);
-  else std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  return buf;
-}
 
 int run_train(const std::vector<std::string>& args) {
   using namespace kiln::trainer;
@@ -175,7 +168,7 @@ int run_train(const std::vector<std::string>& args) {
     if (p.val_loss >= 0) std::snprintf(val, sizeof val, " | val %.4f", p.val_loss);
     std::fprintf(stderr, "%sstep %llu/%llu | loss %.4f%s | lr %.2e | norm %.2f | %.0f tok/s | ETA %s%s",
                  tty ? "\r\033[K" : "", (unsigned long long)p.step, (unsigned long long)p.max_steps, p.loss, val, p.lr,
-                 p.grad_norm, p.tokens_per_second, duration(p.eta_seconds).c_str(),
+                 p.grad_norm, p.tokens_per_second, format_duration(p.eta_seconds).c_str(),
                  !tty || p.val_loss >= 0 || p.step == p.max_steps ? "\n" : "");
   };
   TrainResult r;

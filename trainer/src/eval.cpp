@@ -11,7 +11,8 @@
 
 namespace kiln::trainer {
 
-PerplexityResult evaluate_perplexity(GPT& model, const TokenSource& tokens, const PerplexityOptions& o) {
+PerplexityResult evaluate_perplexity(GPT& model, const TokenSource& tokens, const PerplexityOptions& o,
+                                     const EvalProgress& progress) {
   const int T = o.seq_len > 0 ? o.seq_len : model.config().max_seq_len;
   const int stride = o.stride > 0 ? o.stride : T;
   if (T > model.config().max_seq_len)
@@ -39,6 +40,7 @@ PerplexityResult evaluate_perplexity(GPT& model, const TokenSource& tokens, cons
     nll += (double)mean * model.num_targets();
     count += model.num_targets();
     scored_until = begin + len;
+    if (progress) progress(scored_until, last);
   }
   PerplexityResult r;
   r.tokens = count;
@@ -139,10 +141,12 @@ double continuation_loglikelihood(GPT& model, const std::vector<int32_t>& contex
   return -(double)mean * model.num_targets();
 }
 
-ChoiceResult evaluate_multiple_choice(GPT& model, const std::vector<ChoiceItem>& items, const Tokenize& tokenize) {
+ChoiceResult evaluate_multiple_choice(GPT& model, const std::vector<ChoiceItem>& items, const Tokenize& tokenize,
+                                      const EvalProgress& progress) {
   ChoiceResult r;
-  size_t right = 0, right_norm = 0;
+  size_t right = 0, right_norm = 0, done = 0;
   for (const ChoiceItem& item : items) {
+    if (progress) progress(done++, items.size());
     const auto ctx = tokenize(item.context);
     int best = -1, best_norm = -1;
     double best_ll = -INFINITY, best_ll_norm = -INFINITY;
@@ -155,6 +159,7 @@ ChoiceResult evaluate_multiple_choice(GPT& model, const std::vector<ChoiceItem>&
     right += best == item.label;
     right_norm += best_norm == item.label;
   }
+  if (progress) progress(items.size(), items.size());
   r.items = items.size();
   r.acc = items.empty() ? 0 : (double)right / items.size();
   r.acc_norm = items.empty() ? 0 : (double)right_norm / items.size();
@@ -214,7 +219,7 @@ std::vector<SentencePair> read_crows_pairs_csv(const std::string& path) {
 }
 
 BiasResult evaluate_bias_pairs(GPT& model, const std::vector<SentencePair>& pairs, const Tokenize& tokenize,
-                               int32_t eot) {
+                               int32_t eot, const EvalProgress& progress) {
   // Without an end-of-text token to condition on, the first token is the context.
   auto loglik = [&](const std::string& s) {
     const auto t = tokenize(s);
@@ -225,11 +230,14 @@ BiasResult evaluate_bias_pairs(GPT& model, const std::vector<SentencePair>& pair
   BiasResult r;
   double gap = 0.0;
   size_t stereo = 0;
+  size_t done = 0;
   for (const auto& p : pairs) {
+    if (progress) progress(done++, pairs.size());
     const double a = loglik(p.more), b = loglik(p.less);
     stereo += a > b;
     gap += std::fabs(a - b);
   }
+  if (progress) progress(pairs.size(), pairs.size());
   r.pairs = pairs.size();
   r.pct_stereotype = pairs.empty() ? 0 : (double)stereo / pairs.size();
   r.mean_loglik_gap = pairs.empty() ? 0 : gap / pairs.size();

@@ -61,6 +61,10 @@ EvalReport run_eval(const EvalOptions& o) {
   report.config = model.config();
   report.num_params = model.num_params();
   const TextCodec codec = load_codec(o.tokenizer_path);
+  auto task_progress = [&](std::string_view task) -> EvalProgress {
+    if (!o.on_progress) return {};
+    return [&o, task](size_t done, size_t total) { o.on_progress(task, done, total); };
+  };
   if (codec.vocab_size > model.config().vocab_size)
     throw Error(cat(o.model_path, ": vocabulary ", model.config().vocab_size, " is smaller than ", codec.name, "'s ",
                     codec.vocab_size, " (byte-level text needs 256; pass --tokenizer for a BPE model)"));
@@ -76,19 +80,19 @@ EvalReport run_eval(const EvalOptions& o) {
       if (p.end_of_document < 0)
         throw Error(cat(o.data_path, ": document masking needs the token that ends each document (--eot)"));
     }
-    report.perplexity = evaluate_perplexity(model, *tokens, p);
+    report.perplexity = evaluate_perplexity(model, *tokens, p, task_progress("perplexity (tokens)"));
     report.has_perplexity = true;
   }
   if (!o.choice_path.empty()) {
     auto items = read_multiple_choice_jsonl(o.choice_path);
     if (o.limit && items.size() > o.limit) items.resize(o.limit);
-    report.choice = evaluate_multiple_choice(model, items, codec.encode);
+    report.choice = evaluate_multiple_choice(model, items, codec.encode, task_progress("multiple choice"));
     report.has_choice = true;
   }
   if (!o.pairs_path.empty()) {
     auto pairs = read_crows_pairs_csv(o.pairs_path);
     if (o.limit && pairs.size() > o.limit) pairs.resize(o.limit);
-    report.pairs = evaluate_bias_pairs(model, pairs, codec.encode, codec.eot);
+    report.pairs = evaluate_bias_pairs(model, pairs, codec.encode, codec.eot, task_progress("bias pairs"));
     report.has_pairs = true;
   }
   if (!o.log_path.empty()) report.curve = read_train_log(o.log_path);

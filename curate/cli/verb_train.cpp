@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "corpus/error.h"
 #include "curate/cli/backend_flags.h"
@@ -70,9 +71,11 @@ int run_train(const std::vector<std::string>& args) {
   o.model = {.max_seq_len = 64, .vocab_size = 256, .num_layers = 4, .num_heads = 4, .channels = 128};
   const TextCodec codec = load_codec(v.count("tokenizer") ? v["tokenizer"].as<std::string>() : "");
   o.model.vocab_size = codec.vocab_size;
-  // A token store names its tokenizer's vocabulary: the default for a model trained on it.
-  if (!v.count("tokenizer") && v.count("data") && is_token_store(v["data"].as<std::string>()))
-    o.model.vocab_size = (int)TokenStore::open(v["data"].as<std::string>()).manifest().tokenizer.vocab_size;
+  // A token store is streamed (StoreBatchSource) rather than read into memory. Its manifest
+  // names the tokenizer's vocabulary (the default for a model trained on it) and EOT.
+  std::optional<TokenStore> store;
+  if (v.count("data") && is_token_store(v["data"].as<std::string>())) store = TokenStore::open(v["data"].as<std::string>());
+  if (store && !v.count("tokenizer")) o.model.vocab_size = (int)store->manifest().tokenizer.vocab_size;
   if (v.count("config")) read_model_config(v["config"].as<std::string>(), o.model);
   if (v.count("n-layer")) o.model.num_layers = v["n-layer"].as<int>();
   if (v.count("n-head")) o.model.num_heads = v["n-head"].as<int>();
@@ -128,14 +131,13 @@ int run_train(const std::vector<std::string>& args) {
   o.shard_optimizer = v["zero1"].as<bool>();
 
   if (!v.count("data") == !v.count("sft")) throw Error("give exactly one of --data and --sft");
-  // A token store is streamed (StoreBatchSource) rather than read into memory.
-  const bool from_store = v.count("data") && is_token_store(v["data"].as<std::string>());
+  const bool from_store = store.has_value();
   auto all = v.count("data") && !from_store ? load_tokens(v["data"].as<std::string>(), codec.encode)
                                             : std::make_unique<TokenArray>(std::vector<int32_t>{});
   if (v["mask-documents"].as<bool>()) {
     if (v.count("sft")) throw Error("--mask-documents is for packed --data; SFT rows hold one example each");
     if (v.count("eot")) o.end_of_document = v["eot"].as<int>();
-    else if (from_store) o.end_of_document = (int32_t)TokenStore::open(v["data"].as<std::string>()).manifest().tokenizer.eot;
+    else if (store) o.end_of_document = (int32_t)store->manifest().tokenizer.eot;
     else if (codec.eot >= 0) o.end_of_document = codec.eot;  // token files made with this tokenizer
     else throw Error("--mask-documents needs --eot: the token that ends each document of --data");
     if (o.end_of_document < 0) throw Error("--eot must be a token id (>= 0)");
@@ -184,7 +186,7 @@ int run_train(const std::vector<std::string>& args) {
               val_tokens.get(), report);
   } else {
     const uint64_t train_size =
-        from_store ? TokenStore::open(v["data"].as<std::string>()).num_tokens(Split::kTrain) : train_tokens->size();
+        store ? store->num_tokens(Split::kTrain) : train_tokens->size();
     if (leader) std::fprintf(stderr, "kiln train: %llu training tokens, %llu validation tokens\n",
                  (unsigned long long)train_size, val_tokens ? (unsigned long long)val_tokens->size() : 0ULL);
     if (from_store) {

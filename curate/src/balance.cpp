@@ -153,12 +153,13 @@ BalanceResult run_balance(const std::vector<std::string>& inputs, const BalanceO
   const auto keys = selection::DocumentKeys::for_inputs(inputs, o.seed);
   stages.push_back(std::make_unique<MeasureGroups>(o, encoder, keys));
   auto* measure = static_cast<MeasureGroups*>(stages.back().get());
-  PipelineOptions p;
-  p.reader = o.reader;
-  p.threads = o.threads;
-  p.discard_output = true;
-  p.on_progress = o.on_progress;
-  run_pipeline(inputs, stages, p);
+  PipelineOptions pass;  // both passes read the same way
+  pass.reader = o.reader;
+  pass.threads = o.threads;
+  pass.on_progress = o.on_progress;
+  PipelineOptions measuring = pass;
+  measuring.discard_output = true;
+  run_pipeline(inputs, stages, measuring);
   std::map<std::string, std::vector<selection::Measured>> groups;
   measure->items_.combine_each([&](const std::vector<Item>& items) {
     for (auto& it : items) groups[it.group].push_back(it.measured);
@@ -215,17 +216,7 @@ BalanceResult run_balance(const std::vector<std::string>& inputs, const BalanceO
   }
   if (!o.output_dir.empty()) {
     std::filesystem::create_directories(o.output_dir);
-    for (uint32_t e = 0; e < epochs; ++e) {
-      std::vector<std::unique_ptr<Stage>> select;
-      select.push_back(std::make_unique<selection::SelectCopies>(copies, e, keys, "balance_select", "balance_not_selected"));
-      PipelineOptions w;
-      w.reader = o.reader;
-      w.threads = o.threads;
-      w.on_progress = o.on_progress;
-      w.output_dir = cat(o.output_dir, "/epoch-", e);
-      w.write_rejects = false;
-      run_pipeline(inputs, select, w);
-    }
+    selection::write_copies(inputs, copies, epochs, keys, pass, o.output_dir, "balance_select", "balance_not_selected");
     write_file(o.output_dir + "/balance.json", r.to_json());
   }
   return r;

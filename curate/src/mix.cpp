@@ -130,12 +130,15 @@ MixResult run_mix(const MixOptions& options, const TextEncoder* encoder) {
     const auto keys = selection::DocumentKeys::for_inputs(inputs, options.seed);
     measure.push_back(std::make_unique<Measure>(options.unit, encoder, keys));
     auto* m = static_cast<Measure*>(measure.back().get());
-    PipelineOptions p;
-    p.reader = options.reader;
-    p.threads = options.threads;
-    p.discard_output = true;
-    p.on_progress = options.on_progress;
-    run_pipeline(inputs, measure, p);
+    PipelineOptions pass;  // both passes read the same way
+    pass.reader = options.reader;
+    pass.threads = options.threads;
+    pass.on_progress = options.on_progress;
+    pass.compression = options.compression;
+    pass.shard_bytes = options.shard_bytes;
+    PipelineOptions measuring = pass;
+    measuring.discard_output = true;
+    run_pipeline(inputs, measure, measuring);
     std::vector<selection::Measured> sizes;
     m->sizes_.combine_each([&](const auto& v) { sizes.insert(sizes.end(), v.begin(), v.end()); });
     std::sort(sizes.begin(), sizes.end());  // by key: the seeded order, whatever the threads did
@@ -161,19 +164,8 @@ MixResult run_mix(const MixOptions& options, const TextEncoder* encoder) {
       result.warnings.push_back(cat("source '", source.name, "' repeats ", r.epochs, " times (max_epochs ",
                                     options.max_epochs, "): add data or lower its weight"));
     // Pass 2: one run per epoch.
-    for (uint32_t e = 0; e < epochs; ++e) {
-      std::vector<std::unique_ptr<Stage>> select;
-      select.push_back(std::make_unique<selection::SelectCopies>(copies, e, keys, "mix_select", "mix_not_selected"));
-      PipelineOptions w;
-      w.reader = options.reader;
-      w.threads = options.threads;
-      w.on_progress = options.on_progress;
-      w.output_dir = cat(options.output_dir, "/", source.name, "/epoch-", e);
-      w.write_rejects = false;
-      w.compression = options.compression;
-      w.shard_bytes = options.shard_bytes;
-      run_pipeline(inputs, select, w);
-    }
+    selection::write_copies(inputs, copies, epochs, keys, pass, cat(options.output_dir, "/", source.name), "mix_select",
+                            "mix_not_selected");
     result.achieved_total += r.achieved_units;
     result.sources.push_back(r);
   }

@@ -2,6 +2,9 @@
 
 #include <xxhash.h>
 
+#include <memory>
+#include <string>
+
 namespace kiln::selection {
 
 DocumentKeys DocumentKeys::for_inputs(const std::vector<std::string>& inputs, uint64_t seed) {
@@ -42,6 +45,18 @@ uint64_t choose_copies(const std::vector<Measured>& docs, uint64_t target, std::
     chosen += uint64_t(n) * d.units;
   }
   return chosen;
+}
+
+void write_copies(const std::vector<std::string>& inputs, const std::unordered_map<uint64_t, uint32_t>& copies,
+                  uint32_t epochs, const DocumentKeys& keys, PipelineOptions pass, const std::string& dir,
+                  std::string_view name, std::string_view reason) {
+  pass.write_rejects = false;
+  for (uint32_t e = 0; e < epochs; ++e) {
+    std::vector<std::unique_ptr<Stage>> select;
+    select.push_back(std::make_unique<SelectCopies>(copies, e, keys, name, reason));
+    pass.output_dir = dir + "/epoch-" + std::to_string(e);
+    run_pipeline(inputs, select, pass);
+  }
 }
 
 }  // namespace kiln::selection

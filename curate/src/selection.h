@@ -13,6 +13,7 @@
 
 #include "corpus/document.h"
 #include "corpus/stage.h"
+#include "curate/pipeline.h"
 
 namespace kiln::selection {
 
@@ -55,5 +56,12 @@ class SelectCopies final : public Stage {
   DocumentKeys keys_;
   std::string name_, reason_;
 };
+
+// Writes copy k of every chosen document to <dir>/epoch-<k>/ for k < epochs: one pipeline
+// pass per k with `pass`'s reader, threads, output and progress settings (no rejects: a
+// document not chosen is not a problem). Stage and drop reason name the caller.
+void write_copies(const std::vector<std::string>& inputs, const std::unordered_map<uint64_t, uint32_t>& copies,
+                  uint32_t epochs, const DocumentKeys& keys, PipelineOptions pass, const std::string& dir,
+                  std::string_view name, std::string_view reason);
 
 }  // namespace kiln::selection

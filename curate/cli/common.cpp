@@ -59,6 +59,22 @@ void apply_output_flags(const po::variables_map& v, PipelineOptions& p) {
   p.threads = v["threads"].as<int>();
 }
 
+void add_document_mask_flags(po::options_description& options) {
+  options.add_options()
+      ("mask-documents", po::bool_switch(),
+       "attention only within each document of a packed window (documents end with EOT: a token store's own, "
+       "--tokenizer's <|endoftext|>, or --eot)")
+      ("eot", po::value<int>(), "the token ending each document, for --mask-documents");
+}
+
+int explicit_end_of_document(const po::variables_map& v) {
+  if (!v.count("eot")) return -1;
+  if (!v["mask-documents"].as<bool>()) throw Error("--eot is used with --mask-documents");
+  const int eot = v["eot"].as<int>();
+  if (eot < 0) throw Error("--eot must be a token id (>= 0)");
+  return eot;
+}
+
 std::string format_duration(double seconds) {
   if (!(seconds >= 0) || seconds > 1e7) return "--:--";
   long s = long(seconds + 0.5);

@@ -21,6 +21,13 @@ void apply_output_flags(const po::variables_map& values, PipelineOptions& pipeli
 // function when stderr is not a terminal.
 std::function<void(const ProgressInfo&)> terminal_progress();
 
+// --mask-documents and --eot (kiln train, kiln eval): attention only within each document
+// of a packed window, documents ending with EOT (by default the token store's or the
+// tokenizer's <|endoftext|>).
+void add_document_mask_flags(po::options_description& options);
+// The --eot given, or -1; an error when it is negative or given without --mask-documents.
+int explicit_end_of_document(const po::variables_map& values);
+
 // "h:mm:ss" ("--:--" when unknown), for progress lines.
 std::string format_duration(double seconds);
 

@@ -20,8 +20,6 @@ int run_eval(const std::vector<std::string>& args) {
       ("seq-len,t", po::value<int>()->default_value(0), "perplexity window (0 = block size)")
       ("stride", po::value<int>()->default_value(0), "window step; smaller than --seq-len = sliding windows (0 = disjoint)")
       ("max-tokens", po::value<uint64_t>()->default_value(0), "score at most this many tokens (0 = all)")
-      ("mask-documents", po::bool_switch(), "attention only within each document of a window, as `kiln train --mask-documents` trains")
-      ("eot", po::value<int>(), "the token ending each document, for --mask-documents (default: a token store's own, or --tokenizer's <|endoftext|>)")
       ("choice", po::value<std::string>(), "multiple-choice JSONL (HellaSwag: ctx, endings, label)")
       ("pairs", po::value<std::string>(), "sentence-pair CSV (CrowS-Pairs: sent_more, sent_less)")
       ("limit", po::value<size_t>()->default_value(0), "items per multiple-choice / pairs set (0 = all)")
@@ -30,6 +28,7 @@ int run_eval(const std::vector<std::string>& args) {
       ("html", po::value<std::string>(), "write a self-contained HTML report here")
       ("threads,j", po::value<int>()->default_value(0), "CPU threads (0 = all cores)");
   add_backend_flags(options);
+  add_document_mask_flags(options);
   po::positional_options_description positional;
   auto parsed = parse_args(args, options, positional, "kiln eval -m MODEL [--data F] [--choice F] [--pairs F] [options]",
                            "kiln eval -m shakespeare.kiln --data val.txt --choice hellaswag.jsonl --limit 200 --html report.html");
@@ -44,10 +43,7 @@ int run_eval(const std::vector<std::string>& args) {
   o.perplexity.max_tokens = v["max-tokens"].as<uint64_t>();
   o.mask_documents = v["mask-documents"].as<bool>();
   o.on_progress = terminal_item_progress("kiln eval");
-  if (v.count("eot")) {
-    if (!o.mask_documents) throw Error("--eot is used with --mask-documents");
-    o.perplexity.end_of_document = v["eot"].as<int>();
-  }
+  o.perplexity.end_of_document = explicit_end_of_document(v);
   if (v.count("choice")) o.choice_path = v["choice"].as<std::string>();
   if (v.count("pairs")) o.pairs_path = v["pairs"].as<std::string>();
   o.limit = v["limit"].as<size_t>();

@@ -56,11 +56,10 @@ int run_train(const std::vector<std::string>& args) {
       ("llmc", po::value<std::string>(), "also write an llm.c model file here at the end")
       ("log", po::value<std::string>(), "training log: .csv or .jsonl")
       ("print-every", po::value<int>()->default_value(10), "steps between progress lines")
-      ("mask-documents", po::bool_switch(), "attention only within each document of a packed window (documents end with EOT: a store's own, or --eot)")
-      ("eot", po::value<int>(), "the token ending each document of --data, for --mask-documents (default: a token store's own, or --tokenizer's <|endoftext|>)")
       ("zero1", po::bool_switch(), "under mpirun: shard AdamW's state over the ranks (ZeRO stage 1)")
       ("threads,j", po::value<int>()->default_value(0), "CPU threads (0 = all cores)");
   add_backend_flags(options);
+  add_document_mask_flags(options);
   po::positional_options_description positional;
   auto parsed = parse_args(args, options, positional, "kiln train (--data FILE | --sft FILE) [options]",
                            "kiln train --data tinyshakespeare.txt --steps 2000 -o shakespeare.kiln --log train.csv");
@@ -134,15 +133,12 @@ int run_train(const std::vector<std::string>& args) {
   const bool from_store = store.has_value();
   auto all = v.count("data") && !from_store ? load_tokens(v["data"].as<std::string>(), codec.encode)
                                             : std::make_unique<TokenArray>(std::vector<int32_t>{});
+  o.end_of_document = explicit_end_of_document(v);
   if (v["mask-documents"].as<bool>()) {
     if (v.count("sft")) throw Error("--mask-documents is for packed --data; SFT rows hold one example each");
-    if (v.count("eot")) o.end_of_document = v["eot"].as<int>();
-    else if (store) o.end_of_document = (int32_t)store->manifest().tokenizer.eot;
-    else if (codec.eot >= 0) o.end_of_document = codec.eot;  // token files made with this tokenizer
-    else throw Error("--mask-documents needs --eot: the token that ends each document of --data");
-    if (o.end_of_document < 0) throw Error("--eot must be a token id (>= 0)");
-  } else if (v.count("eot")) {
-    throw Error("--eot is used with --mask-documents");
+    if (o.end_of_document < 0 && store) o.end_of_document = (int32_t)store->manifest().tokenizer.eot;
+    if (o.end_of_document < 0) o.end_of_document = codec.eot;  // token files made with this tokenizer
+    if (o.end_of_document < 0) throw Error("--mask-documents needs --eot: the token that ends each document of --data");
   }
   std::unique_ptr<TokenArray> train_tokens, val_tokens;
   if (v.count("sft")) {
